@@ -1,0 +1,60 @@
+#pragma once
+// The control thread: owns the configuration and the long-lived backend objects, builds
+// snapshots and publishes them to the workers, handles signals (reload, shutdown).
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "lb/backend_registry.h"
+#include "src/control/listener_table.h"
+#include "src/proxy/worker.h"
+
+namespace fiberlb::demo {
+class DemoBackends;
+}
+
+namespace fiberlb::control {
+
+class ControlLoop {
+ public:
+  ControlLoop(std::string config_path, config::Overrides overrides);
+  ~ControlLoop();
+
+  // Starts everything with `initial` and runs until shutdown. Returns the exit code
+  // (0 clean shutdown, 2 start-up failure).
+  int run(std::shared_ptr<const config::Config> initial);
+
+ private:
+  // Builds the update for `cfg` (opening new listeners). False + message on failure, in
+  // which case nothing changed.
+  bool prepare(const std::shared_ptr<const config::Config>& cfg,
+               std::shared_ptr<proxy::WorkerUpdate>* update, std::string* error);
+  void publish(std::shared_ptr<const proxy::WorkerUpdate> update);
+  void reload();
+  void beginShutdown(int signum);
+  void logListeners(const proxy::WorkerUpdate& update, bool only_new);
+  static void onSignal(uv_signal_t* handle, int signum);
+  static void onShutdownPoll(uv_timer_t* handle);
+
+  std::string config_path_;
+  config::Overrides overrides_;
+  uv_loop_t loop_{};
+  uv_signal_t sighup_{}, sigterm_{}, sigint_{}, sigusr2_{};
+  uv_timer_t shutdown_timer_{};
+  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<const proxy::WorkerUpdate> current_;
+  lb::BackendRegistry registry_;
+  std::unique_ptr<ListenerTable> listeners_;
+  std::vector<net::SocketAddress> addresses_;  // by slot; grows, never shrinks
+  std::vector<std::unique_ptr<proxy::Worker>> workers_;
+  std::unique_ptr<demo::DemoBackends> demo_;
+  uint64_t generation_ = 0;
+  uint64_t shutdown_deadline_ms_ = 0;
+  bool shutting_down_ = false;
+};
+
+}  // namespace fiberlb::control

@@ -1,0 +1,55 @@
+#include "src/control/listener_table.h"
+
+#include <unistd.h>
+
+#include <set>
+
+#include "src/net/listen_socket.h"
+
+namespace fiberlb::control {
+
+std::string ListenerTable::keyOf(const config::LoadBalancer& lb) {
+  return std::string(config::toString(lb.protocol)) + " " + lb.vip + ":" + std::to_string(lb.port);
+}
+
+bool ListenerTable::ensure(const config::LoadBalancer& lb, proxy::ListenerSpec* spec,
+                           std::string* error) {
+  std::string key = keyOf(lb);
+  auto it = specs_.find(key);
+  if (it != specs_.end()) {
+    *spec = it->second;
+    return true;
+  }
+  net::SocketAddress addr;
+  if (!net::parseIpLiteral(lb.vip, lb.port, &addr)) {
+    *error = "lb " + lb.name + ": vip '" + lb.vip + "' is not an IP address";
+    return false;
+  }
+  net::ListenResult opened =
+      net::openListeners(addr, workers_, lb.protocol != config::Protocol::Udp);
+  if (opened.fds.empty()) {
+    *error = "lb " + lb.name + ": " + opened.error;
+    return false;
+  }
+  proxy::ListenerSpec created{key, opened.fds, opened.bound};
+  specs_.emplace(key, created);
+  *spec = std::move(created);
+  return true;
+}
+
+void ListenerTable::discard(const std::string& key) {
+  auto it = specs_.find(key);
+  if (it == specs_.end()) return;
+  for (int fd : it->second.fds)
+    close(fd);
+  specs_.erase(it);
+}
+
+void ListenerTable::retainOnly(const config::Config& cfg) {
+  std::set<std::string> keep;
+  for (const config::LoadBalancer& lb : cfg.loadbalancers)
+    keep.insert(keyOf(lb));
+  std::erase_if(specs_, [&](const auto& entry) { return keep.count(entry.first) == 0; });
+}
+
+}  // namespace fiberlb::control

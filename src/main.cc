@@ -1,0 +1,92 @@
+// fiberlb: command line (SPEC §2), configuration loading, then the control loop.
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "src/control/control_loop.h"
+#include "src/util/log.h"
+#include "src/version.h"
+
+namespace {
+
+using fiberlb::config::Diagnostic;
+using fiberlb::config::LoadResult;
+
+constexpr int kExitInvalidConfig = 1;
+
+void printDiagnostics(const LoadResult& result) {
+  for (const Diagnostic& w : result.warnings)
+    fprintf(stderr, "warning: %s\n", w.str().c_str());
+  for (const Diagnostic& e : result.errors)
+    fprintf(stderr, "error: %s\n", e.str().c_str());
+}
+
+// `fiberlb check PATH`: validate like `nginx -t`.
+int runCheck(const std::string& path, const fiberlb::config::Overrides& overrides) {
+  LoadResult result = fiberlb::config::loadFile(path, overrides);
+  printDiagnostics(result);
+  if (!result.ok()) {
+    fprintf(stderr, "%s: configuration is invalid (%zu error%s)\n", path.c_str(),
+            result.errors.size(), result.errors.size() == 1 ? "" : "s");
+    return kExitInvalidConfig;
+  }
+  fprintf(stderr, "%s: configuration is valid (%zu load balancer%s)\n", path.c_str(),
+          result.config.loadbalancers.size(), result.config.loadbalancers.size() == 1 ? "" : "s");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fiberlb: event-loop L4/L7 reverse proxy and load balancer"};
+  app.set_version_flag("--version", std::string("fiberlb ") + fiberlb::kVersion);
+  std::string config_path;
+  int workers = -1;
+  std::string log_level;
+  bool demo = false;
+  app.add_option("-c,--config", config_path, "configuration file (TOML)");
+  app.add_option("--workers", workers, "worker threads (0 = one per CPU core)")
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--log-level", log_level, "trace | debug | info | warn | error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_flag("--demo", demo, "start embedded demo backends for the configured backends");
+  std::string check_path;
+  CLI::App* check = app.add_subcommand("check", "validate a configuration file and exit (0/1)");
+  check->add_option("path", check_path, "configuration file")->required();
+  CLI11_PARSE(app, argc, argv);
+
+  fiberlb::config::Overrides overrides;
+  overrides.env = fiberlb::config::photonEnvironment();
+  overrides.workers = workers;
+  overrides.log_level = log_level;
+  overrides.demo = demo;
+
+  if (check->parsed()) return runCheck(check_path, overrides);
+
+  std::string path = fiberlb::config::findConfigPath(config_path);
+  if (path.empty()) {
+    fprintf(stderr,
+            "error: no configuration file: pass --config PATH, set PHOTON_CONFIG, or create "
+            "./fiberlb.toml or /etc/fiberlb/config.toml\n");
+    return kExitInvalidConfig;
+  }
+  LoadResult loaded = fiberlb::config::loadFile(path, overrides);
+  printDiagnostics(loaded);
+  if (!loaded.ok()) {
+    fprintf(stderr, "%s: configuration is invalid; not starting\n", path.c_str());
+    return kExitInvalidConfig;
+  }
+  fiberlb::log::setLevel(loaded.config.photon.logging.level);
+  fiberlb::log::setJson(loaded.config.photon.logging.format == fiberlb::config::LogFormat::Json);
+  signal(SIGPIPE, SIG_IGN);  // a peer closing mid-write is an ordinary error, not a crash
+
+  FLB_LOG(Info, "fiberlb %s starting with %s", fiberlb::kVersion, path.c_str());
+  auto config = std::make_shared<const fiberlb::config::Config>(std::move(loaded.config));
+  fiberlb::control::ControlLoop control(path, overrides);
+  return control.run(config);
+}

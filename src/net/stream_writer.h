@@ -1,0 +1,78 @@
+#pragma once
+// Writes to a libuv stream without making the caller keep its bytes alive.
+//
+// Bytes are gathered into a small iovec batch, then sent with one uv_try_write (writev) —
+// the common case on a healthy socket costs one syscall and no copy. Whatever the kernel
+// does not take is copied into an owned queue and sent with uv_write; while that queue is
+// non-empty the writer reports back-pressure so the caller stops reading the other side.
+// This is what lets read buffers be recycled as soon as a read has been processed.
+
+#include <uv.h>
+
+#include <cstddef>
+#include <string>
+
+namespace fiberlb::net {
+
+// Worker-local.
+class StreamWriter {
+ public:
+  // Called when the owned queue has fully drained (back-pressure released) or a write
+  // failed (status < 0). Must not destroy the writer synchronously... it may close the
+  // stream, which is safe: the writer is destroyed with its owner after uv_close.
+  using DrainedFn = void (*)(void* owner, int status);
+
+  StreamWriter(void* owner, DrainedFn drained) : owner_(owner), drained_(drained) {
+    req_.data = this;
+  }
+  StreamWriter(const StreamWriter&) = delete;
+  StreamWriter& operator=(const StreamWriter&) = delete;
+
+  // Until attach(), everything is queued (e.g. an upstream that is still connecting).
+  // attach() starts sending what was queued meanwhile.
+  void attach(uv_stream_t* stream);
+  void detach() { stream_ = nullptr; }
+
+  // Adds bytes to the batch. They must stay valid until the next flush().
+  void add(const char* data, size_t len);
+  void add(const std::string& s) { add(s.data(), s.size()); }
+  // Adds a few bytes the caller does not keep (chunk-size lines): they are copied into a
+  // small scratch area that lives until the next flush().
+  void addCopy(const char* data, size_t len);
+  // Sends the batch: try_write first, queue the rest. False if the stream failed.
+  bool flush();
+
+  // Bytes accepted but not yet handed to the kernel.
+  size_t pending() const { return inflight_.size() + queued_.size() + batched_bytes_; }
+  bool congested() const { return !inflight_.empty(); }
+  // True once any byte has been handed to the kernel (retries need to know).
+  bool wroteAny() const { return wrote_any_; }
+  // Moves never-sent bytes out (for a retry on another connection). Only valid when
+  // !wroteAny().
+  void takeUnsent(std::string* out);
+  void reset();
+
+ private:
+  static constexpr int kMaxBatch = 32;
+  static constexpr size_t kScratchSize = 512;
+  void queue(const char* data, size_t len);
+  void startWrite();
+  static void onWrite(uv_write_t* req, int status);
+
+  void* owner_;
+  DrainedFn drained_;
+  uv_stream_t* stream_ = nullptr;
+  uv_write_t req_{};
+  uv_buf_t batch_[kMaxBatch];
+  int batch_count_ = 0;
+  size_t batched_bytes_ = 0;
+  char scratch_[kScratchSize];
+  size_t scratch_used_ = 0;
+  std::string inflight_;  // bytes owned by the uv_write in flight
+  std::string queued_;    // bytes waiting for the in-flight write to finish
+  bool writing_ = false;  // a uv_write owns inflight_
+  bool write_failed_ = false;
+  bool wrote_any_ = false;
+};
+
+}  // namespace fiberlb::net

@@ -1,0 +1,307 @@
+// HttpSession, client side: accepting, reading and parsing requests, answering errors,
+// keep-alive and pipelining, closing. The upstream side is in http_session_upstream.cc.
+
+#include "src/proxy/http_session.h"
+
+#include "src/http/error_response.h"
+#include "src/proxy/lb_runtime.h"
+#include "src/proxy/worker.h"
+#include "src/util/log.h"
+
+namespace fiberlb::proxy {
+
+HttpSession::HttpSession(Worker* worker, LbRuntime* lb)
+    : worker_(worker), lb_(lb), out_(this, &HttpSession::onClientDrained) {
+  tcp_.data = this;
+  client_deadline_.owner = this;
+  upstream_deadline_.owner = this;
+}
+
+HttpSession* HttpSession::accept(Worker* worker, LbRuntime* lb, uv_stream_t* server) {
+  auto* s = new HttpSession(worker, lb);
+  uv_tcp_init(worker->loop(), &s->tcp_);
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&s->tcp_)) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->tcp_), &HttpSession::onClose);
+    return nullptr;
+  }
+  uv_tcp_nodelay(&s->tcp_, 1);
+  sockaddr_storage peer{};
+  int len = sizeof peer;
+  if (uv_tcp_getpeername(&s->tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0)
+    net::formatIp(reinterpret_cast<sockaddr*>(&peer), s->client_ip_, sizeof s->client_ip_);
+  s->out_.attach(reinterpret_cast<uv_stream_t*>(&s->tcp_));
+  ++lb->sessions;
+  worker->sessionOpened(s);
+  // The first request head must arrive within client_header_ms of the accept.
+  s->armClientDeadline(TimeoutKind::Head);
+  s->startReadingClient();
+  return s;
+}
+
+void HttpSession::startReadingClient() {
+  if (reading_client_ || closing_ || client_eof_) return;
+  reading_client_ = true;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &HttpSession::onAlloc, &HttpSession::onRead);
+}
+
+void HttpSession::stopReadingClient() {
+  if (!reading_client_ || closing_) return;
+  reading_client_ = false;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+}
+
+void HttpSession::armClientDeadline(TimeoutKind kind) {
+  net::DeadlineList& list = kind == TimeoutKind::Head ? lb_->head_deadlines : lb_->idle_deadlines;
+  list.arm(&client_deadline_, uv_now(worker_->loop()));
+}
+
+void HttpSession::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<HttpSession*>(handle->data);
+  self->in_.offer(self->worker_->buffers(), buf);
+}
+
+void HttpSession::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+  auto* self = static_cast<HttpSession*>(stream->data);
+  if (nread > 0) {
+    self->in_.used += static_cast<size_t>(nread);
+    self->handleClientData();
+  } else if (nread < 0) {
+    self->handleClientEof();
+  } else {
+    self->in_.releaseIfEmpty(self->worker_->buffers());
+  }
+}
+
+void HttpSession::handleClientData() {
+  if (tunnel_) {
+    armClientDeadline(TimeoutKind::Idle);
+    if (upstream_ != nullptr) {
+      upstream_->writer.add(in_.data + in_.parse_pos, in_.unparsed());
+      in_.parse_pos = in_.used;
+      upstream_->writer.flush();
+      if (upstream_->writer.congested()) stopReadingClient();
+    }
+    in_.releaseIfEmpty(worker_->buffers());
+    return;
+  }
+  if (in_exchange_ && request_complete_) {
+    // Pipelined bytes while a response is pending: keep them for later, in order.
+    if (in_.full()) stopReadingClient();
+    return;
+  }
+  parseRequests();
+}
+
+void HttpSession::handleClientEof() {
+  client_eof_ = true;
+  reading_client_ = false;
+  if (tunnel_) {
+    // Half-close: pass it on; the backend may still have bytes for the client.
+    if (upstream_ != nullptr && !upstream_eof_) {
+      upstream_->shutdownWrite();
+    } else {
+      close();
+    }
+    return;
+  }
+  if (in_exchange_ && request_complete_) {
+    // The client has said all it will say; finish this response, then close.
+    close_after_response_ = true;
+    return;
+  }
+  close();
+}
+
+void HttpSession::parseRequests() {
+  while (!closing_ && in_.unparsed() > 0 && !(in_exchange_ && request_complete_)) {
+    if (!request_parser_.inMessage()) {
+      in_.compact();  // between messages no head spans are alive
+      if (!in_exchange_) armClientDeadline(TimeoutKind::Head);
+    }
+    http::ParseStatus status =
+        request_parser_.execute(in_.data, in_.data + in_.parse_pos, in_.unparsed());
+    in_.parse_pos += request_parser_.consumed();
+    if (upstream_ != nullptr) upstream_->writer.flush();
+    switch (status) {
+      case http::ParseStatus::Ok:
+      case http::ParseStatus::Paused:
+        break;
+      case http::ParseStatus::Upgrade:
+        // Bytes after the head belong to the tunnel; they stay in in_ until the 101.
+        upgrade_requested_ = true;
+        return;
+      case http::ParseStatus::Aborted:
+        return;  // the exchange already answered or closed
+      case http::ParseStatus::HeadTooLarge:
+        sendError(http::ProxyError::HeadersTooLarge, true);
+        return;
+      case http::ParseStatus::BadMessage:
+        FLB_LOG(Debug, "lb=%s client=%s rejected request: %s", lb_->name.c_str(), client_ip_,
+                request_parser_.errorReason());
+        sendError(http::ProxyError::BadRequest, true);
+        return;
+    }
+  }
+  if (closing_) return;
+  if (request_parser_.inHead()) {
+    if (in_.full()) sendError(http::ProxyError::HeadersTooLarge, true);
+    return;  // keep the partial head where it is
+  }
+  in_.releaseIfEmpty(worker_->buffers());
+  if (upstream_ != nullptr && upstream_->writer.congested()) stopReadingClient();
+}
+
+bool HttpSession::onRequestHead(http::MessageHead& head) {
+  client_deadline_.disarm();
+  if (head.method == HTTP_CONNECT) {
+    sendError(http::ProxyError::BadRequest, true);  // we are not a forward proxy
+    return false;
+  }
+  in_exchange_ = true;
+  request_complete_ = false;
+  response_started_ = response_bytes_ = false;
+  tried_count_ = attempts_ = 0;
+  client_http10_ = head.http_major == 1 && head.http_minor == 0;
+  client_keep_alive_ = request_parser_.keepAlive();
+  request_idempotent_ = head.method == HTTP_GET || head.method == HTTP_HEAD ||
+                        head.method == HTTP_OPTIONS || head.method == HTTP_PUT ||
+                        head.method == HTTP_DELETE || head.method == HTTP_TRACE;
+  request_is_head_ = head.method == HTTP_HEAD;
+
+  http::RequestRewrite rw;
+  rw.client_ip = client_ip_;
+  rw.request_id = std::string_view(request_id_, worker_->nextRequestId(request_id_));
+  if (request_parser_.chunked()) {
+    request_framing_ = http::BodyFraming::Chunked;
+  } else if (request_parser_.hasContentLength()) {
+    request_framing_ = http::BodyFraming::ContentLength;
+    rw.content_length = request_parser_.contentLength();
+  } else {
+    request_framing_ = http::BodyFraming::None;
+  }
+  rw.framing = request_framing_;
+  rw.upgrade = request_parser_.upgrade();
+  http::writeUpstreamRequest(head, rw, &request_head_);
+  startAttempt();
+  return !closing_;
+}
+
+void HttpSession::onRequestBody(const char* data, size_t len) {
+  if (upstream_ == nullptr) return;  // the exchange failed; the body is discarded
+  net::StreamWriter& w = upstream_->writer;
+  if (request_framing_ == http::BodyFraming::Chunked) {
+    char header[24];
+    w.addCopy(header, http::formatChunkHeader(len, header));
+    w.add(data, len);
+    w.add(http::kChunkEnd.data(), http::kChunkEnd.size());
+  } else {
+    w.add(data, len);
+  }
+}
+
+void HttpSession::onRequestComplete() {
+  request_complete_ = true;
+  if (upstream_ != nullptr && request_framing_ == http::BodyFraming::Chunked)
+    upstream_->writer.add(http::kLastChunk.data(), http::kLastChunk.size());
+}
+
+void HttpSession::sendError(http::ProxyError error, bool close) {
+  if (response_started_) {
+    this->close();  // too late for a clean error: the client sees the connection end
+    return;
+  }
+  FLB_LOG(Debug, "lb=%s client=%s answered %d", lb_->name.c_str(), client_ip_,
+          http::errorStatus(error));
+  // A request whose body was not read cannot be followed by another on this connection.
+  close = close || !request_complete_ || !client_keep_alive_ || worker_->draining();
+  std::string_view response = http::errorResponse(error, close);
+  out_.add(response.data(), response.size());
+  out_.flush();
+  response_started_ = true;
+  if (close) {
+    close_when_drained_ = true;
+    stopReadingClient();
+    if (out_.pending() == 0) this->close();
+    return;
+  }
+  finishExchange();
+}
+
+// The response is complete (or an error was sent): back to waiting for the next request.
+void HttpSession::finishExchange() {
+  in_exchange_ = false;
+  upgrade_requested_ = false;
+  endBackendRequest();
+  if (close_after_response_ || !client_keep_alive_ || worker_->draining()) {
+    close_when_drained_ = true;
+    if (out_.pending() == 0) close();
+    return;
+  }
+  request_parser_.resume();
+  armClientDeadline(TimeoutKind::Idle);
+  startReadingClient();
+  if (in_.unparsed() > 0) parseRequests();  // pipelined requests already here
+}
+
+void HttpSession::onClientDrained(void* self_ptr, int status) {
+  auto* self = static_cast<HttpSession*>(self_ptr);
+  if (self->closing_) return;
+  if (status < 0 || self->close_when_drained_) {
+    self->close();
+    return;
+  }
+  // Back-pressure released: let the backend's bytes flow again.
+  if (self->upstream_ != nullptr) self->upstream_->startReading();
+}
+
+void HttpSession::onTimeout(TimeoutKind kind) {
+  if (closing_) return;
+  switch (kind) {
+    case TimeoutKind::Head:
+      if (request_parser_.inMessage() || in_.unparsed() > 0) {
+        request_complete_ = true;  // nothing more will be read for this request
+        sendError(http::ProxyError::RequestTimeout, true);
+      } else {
+        close();  // connected but never sent a byte
+      }
+      return;
+    case TimeoutKind::Idle:
+      close();
+      return;
+    case TimeoutKind::Connect:
+      failAttempt(Failure::ConnectFailed);
+      return;
+    case TimeoutKind::Response:
+      releaseUpstream(false);
+      sendError(http::ProxyError::GatewayTimeout, !request_complete_);
+      return;
+  }
+}
+
+void HttpSession::drain() {
+  if (closing_) return;
+  if (!in_exchange_ && !request_parser_.inMessage()) {
+    close();
+  } else {
+    close_after_response_ = true;
+  }
+}
+
+void HttpSession::close() {
+  if (closing_) return;
+  closing_ = true;
+  client_deadline_.disarm();
+  upstream_deadline_.disarm();
+  releaseUpstream(false);
+  endBackendRequest();
+  in_.release(worker_->buffers());
+  --lb_->sessions;
+  worker_->sessionClosed(this);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &HttpSession::onClose);
+}
+
+void HttpSession::onClose(uv_handle_t* handle) {
+  delete static_cast<HttpSession*>(handle->data);
+}
+
+}  // namespace fiberlb::proxy

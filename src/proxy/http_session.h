@@ -1,0 +1,153 @@
+#pragma once
+// One client connection of an HTTP load balancer: parses requests, routes each to a
+// backend, streams bodies both ways with back-pressure, relays upgrades, retries failed
+// attempts and produces fiberlb's own error responses.
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+
+#include "src/http/forward_head.h"
+#include "src/http/parser.h"
+#include "src/net/deadline_list.h"
+#include "src/net/read_buffer.h"
+#include "src/net/stream_writer.h"
+#include "src/proxy/upstream_conn.h"
+
+namespace fiberlb::http {
+enum class ProxyError;
+}
+
+namespace fiberlb::proxy {
+
+struct LbRuntime;
+struct SnapshotHold;
+class Worker;
+
+// Worker-local. Owns itself: freed when its socket has closed.
+class HttpSession final : public UpstreamOwner {
+ public:
+  // Accepts a pending connection from `server`. Returns null if accept failed.
+  static HttpSession* accept(Worker* worker, LbRuntime* lb, uv_stream_t* server);
+
+  enum class TimeoutKind { Head, Idle, Connect, Response };
+  void onTimeout(TimeoutKind kind);
+  // Graceful shutdown / LB removal: close now if idle, else after the current response.
+  void drain();
+  LbRuntime* lb() const { return lb_; }
+
+  // Intrusive list of the worker's sessions (for drain).
+  HttpSession* prev = nullptr;
+  HttpSession* next = nullptr;
+
+  // UpstreamOwner
+  void onUpstreamConnected(UpstreamConn* up, int status) override;
+  void onUpstreamData(UpstreamConn* up) override;
+  void onUpstreamClosed(UpstreamConn* up, int status) override;
+  void onUpstreamDrained(UpstreamConn* up, int status) override;
+
+ private:
+  // Adapters: llhttp reports request and response events through these.
+  struct RequestSink final : http::MessageSink {
+    HttpSession* s;
+    explicit RequestSink(HttpSession* session) : s(session) {}
+    bool onHeadersComplete(http::MessageHead& head) override { return s->onRequestHead(head); }
+    void onBody(const char* data, size_t len) override { s->onRequestBody(data, len); }
+    void onMessageComplete() override { s->onRequestComplete(); }
+  };
+  struct ResponseSink final : http::MessageSink {
+    HttpSession* s;
+    explicit ResponseSink(HttpSession* session) : s(session) {}
+    bool onHeadersComplete(http::MessageHead& head) override { return s->onResponseHead(head); }
+    void onBody(const char* data, size_t len) override { s->onResponseBody(data, len); }
+    void onMessageComplete() override { s->onResponseComplete(); }
+  };
+  enum class Failure { ConnectFailed, ResetBeforeResponse };
+
+  HttpSession(Worker* worker, LbRuntime* lb);
+  ~HttpSession() = default;
+
+  // Client side (http_session.cc).
+  static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void onClientDrained(void* self, int status);
+  static void onClose(uv_handle_t* handle);
+  void handleClientData();
+  void handleClientEof();
+  void parseRequests();
+  bool onRequestHead(http::MessageHead& head);
+  void onRequestBody(const char* data, size_t len);
+  void onRequestComplete();
+  void sendError(http::ProxyError error, bool close);
+  void finishExchange();
+  void startReadingClient();
+  void stopReadingClient();
+  void armClientDeadline(TimeoutKind kind);
+  void close();
+
+  // Upstream side (http_session_upstream.cc).
+  void startAttempt();
+  bool connectTo(lb::BackendState* backend);
+  void failAttempt(Failure failure);
+  bool canRetry(Failure failure) const;
+  void releaseUpstream(bool reusable);
+  void parseResponse();
+  void completeResponse();
+  bool onResponseHead(http::MessageHead& head);
+  void onResponseBody(const char* data, size_t len);
+  void onResponseComplete();
+  void startTunnel();
+  void relayTunnel(UpstreamConn* up);
+  void endBackendRequest();
+
+  Worker* worker_;
+  LbRuntime* lb_;
+  SnapshotHold* hold_ = nullptr;  // keeps the snapshot the exchange routes with alive
+  uv_tcp_t tcp_{};
+  net::ReadBuffer in_;
+  net::StreamWriter out_;
+  RequestSink request_sink_{this};
+  ResponseSink response_sink_{this};
+  http::Parser request_parser_{HTTP_REQUEST, &request_sink_};
+  http::Parser response_parser_{HTTP_RESPONSE, &response_sink_};
+  net::Deadline client_deadline_;    // head or idle
+  net::Deadline upstream_deadline_;  // connect or response
+
+  // The exchange in progress.
+  UpstreamConn* upstream_ = nullptr;
+  lb::BackendState* backend_ = nullptr;  // counted in active_requests while set
+  std::string request_head_;             // forwarded head, kept for retries
+  std::string response_head_;            // rewritten response head (capacity reused)
+  std::string unsent_;                   // bytes of a failed connect, moved to the next attempt
+  static constexpr int kMaxTried = 8;
+  const lb::BackendState* tried_[kMaxTried] = {};
+  int tried_count_ = 0;
+  int attempts_ = 0;
+  http::BodyFraming request_framing_ = http::BodyFraming::None;
+  http::BodyFraming response_framing_ = http::BodyFraming::None;
+  int last_connect_status_ = 0;
+  bool in_exchange_ = false;
+  bool request_is_head_ = false;
+  bool response_complete_ = false;
+  bool upstream_keep_alive_ = false;
+  bool request_complete_ = false;
+  bool request_idempotent_ = false;
+  bool response_started_ = false;  // bytes of the response reached the client writer
+  bool response_bytes_ = false;    // the backend sent any response byte
+  bool client_keep_alive_ = true;
+  bool client_http10_ = false;
+  bool close_after_response_ = false;
+  bool upgrade_requested_ = false;
+  bool tunnel_ = false;
+  bool upstream_eof_ = false;  // tunnel: the backend half-closed
+  bool client_eof_ = false;
+  bool reading_client_ = false;
+  bool closing_ = false;
+  bool close_when_drained_ = false;
+
+  char client_ip_[46] = {};
+  char request_id_[40] = {};
+};
+
+}  // namespace fiberlb::proxy

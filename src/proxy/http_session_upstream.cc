@@ -1,0 +1,330 @@
+// HttpSession, upstream side: picking a backend, connecting or reusing a pooled
+// connection, retries, parsing and relaying the response, upgrades.
+
+#include "src/http/error_response.h"
+#include "src/proxy/http_session.h"
+#include "src/proxy/lb_runtime.h"
+#include "src/proxy/worker.h"
+#include "src/util/log.h"
+
+namespace fiberlb::proxy {
+
+void HttpSession::startAttempt() {
+  while (!closing_) {
+    worker_->holdCurrent(&hold_);
+    lb::PickContext ctx;
+    ctx.tried = tried_;
+    ctx.tried_count = static_cast<size_t>(tried_count_);
+    lb::BackendState* backend = lb_->picker != nullptr ? lb_->picker->pick(ctx) : nullptr;
+    if (backend == nullptr) {
+      // Nothing eligible (left): the request never reached a backend.
+      sendError(http::ProxyError::NoHealthyBackend, !request_complete_);
+      return;
+    }
+    ++attempts_;
+    if (connectTo(backend)) return;
+    // The connect could not even start (e.g. no route): same as a failed connect.
+    backend->failures_total.fetch_add(1, std::memory_order_relaxed);
+    if (tried_count_ < kMaxTried) tried_[tried_count_++] = backend;
+    if (attempts_ > lb_->config().retries.max) {
+      sendError(http::ProxyError::NoHealthyBackend, !request_complete_);
+      return;
+    }
+  }
+}
+
+bool HttpSession::connectTo(lb::BackendState* backend) {
+  UpstreamConn* up = worker_->takeIdle(backend);
+  if (up != nullptr) {
+    up->bind(this);
+  } else {
+    int status = 0;
+    up = UpstreamConn::connect(worker_, backend, worker_->addressOf(backend), this, &status);
+    if (up == nullptr) {
+      FLB_LOG(Debug, "lb=%s backend=%s connect failed: %s", lb_->name.c_str(),
+              backend->name().c_str(), uv_strerror(status));
+      return false;
+    }
+  }
+  backend_ = backend;
+  backend->active_requests.fetch_add(1, std::memory_order_relaxed);
+  backend->requests_total.fetch_add(1, std::memory_order_relaxed);
+  upstream_ = up;
+  up->countExchange();
+  response_parser_.reset();
+  response_parser_.setSkipBody(request_is_head_);
+  response_bytes_ = false;
+  up->writer.add(unsent_.empty() ? request_head_ : unsent_);
+  up->writer.flush();
+  unsent_.clear();
+  uint64_t now = uv_now(worker_->loop());
+  if (up->connected()) {
+    lb_->response_deadlines.arm(&upstream_deadline_, now);
+  } else {
+    lb_->connect_deadlines.arm(&upstream_deadline_, now);
+  }
+  return true;
+}
+
+void HttpSession::onUpstreamConnected(UpstreamConn*, int status) {
+  if (status < 0) {
+    last_connect_status_ = status;
+    failAttempt(Failure::ConnectFailed);
+    return;
+  }
+  lb_->response_deadlines.arm(&upstream_deadline_, uv_now(worker_->loop()));
+}
+
+bool HttpSession::canRetry(Failure failure) const {
+  const config::Retries& retries = lb_->config().retries;
+  if (response_bytes_ || attempts_ > retries.max) return false;
+  if (failure == Failure::ConnectFailed) {
+    return last_connect_status_ == UV_ECONNREFUSED ? retries.on_refused
+                                                   : retries.on_connect_failure;
+  }
+  // Bytes were sent: only a request we can send again in full, and only if replaying it
+  // is harmless.
+  return retries.on_reset_before_response && request_complete_ &&
+         request_framing_ == http::BodyFraming::None && request_idempotent_;
+}
+
+void HttpSession::failAttempt(Failure failure) {
+  lb::BackendState* failed = backend_;
+  // A reused keep-alive connection that the backend had already closed is not the
+  // backend's fault: try again on a fresh connection without counting it.
+  bool stale = failure == Failure::ResetBeforeResponse && upstream_->reused() &&
+               request_framing_ == http::BodyFraming::None && request_complete_;
+  bool retry = stale || canRetry(failure);
+  if (failure == Failure::ConnectFailed && !upstream_->writer.wroteAny()) {
+    upstream_->writer.takeUnsent(&unsent_);
+  } else {
+    unsent_ = request_head_;
+  }
+  releaseUpstream(false);
+  endBackendRequest();
+  if (stale) {
+    --attempts_;
+  } else {
+    failed->failures_total.fetch_add(1, std::memory_order_relaxed);
+    if (tried_count_ < kMaxTried) tried_[tried_count_++] = failed;
+    FLB_LOG(Debug, "lb=%s backend=%s attempt failed (%s)%s", lb_->name.c_str(),
+            failed->name().c_str(),
+            failure == Failure::ConnectFailed ? uv_strerror(last_connect_status_)
+                                              : "reset before response",
+            retry ? ", retrying" : "");
+  }
+  if (!retry) {
+    unsent_.clear();
+    sendError(failure == Failure::ConnectFailed ? http::ProxyError::NoHealthyBackend
+                                                : http::ProxyError::BadGateway,
+              !request_complete_);
+    return;
+  }
+  worker_->countRetry();
+  startAttempt();
+}
+
+void HttpSession::releaseUpstream(bool reusable) {
+  upstream_deadline_.disarm();
+  UpstreamConn* up = upstream_;
+  if (up == nullptr) return;
+  upstream_ = nullptr;
+  if (reusable) {
+    up->unbind();
+    worker_->putIdle(up);
+  } else {
+    up->close();
+  }
+}
+
+void HttpSession::endBackendRequest() {
+  if (backend_ != nullptr) {
+    backend_->active_requests.fetch_sub(1, std::memory_order_relaxed);
+    backend_ = nullptr;
+  }
+  worker_->releaseHold(&hold_);
+}
+
+void HttpSession::onUpstreamData(UpstreamConn* up) {
+  if (tunnel_) {
+    relayTunnel(up);
+    return;
+  }
+  response_bytes_ = true;
+  parseResponse();
+}
+
+void HttpSession::parseResponse() {
+  while (!closing_ && upstream_ != nullptr && upstream_->in.unparsed() > 0) {
+    net::ReadBuffer& in = upstream_->in;
+    if (!response_parser_.inMessage()) in.compact();
+    http::ParseStatus status =
+        response_parser_.execute(in.data, in.data + in.parse_pos, in.unparsed());
+    in.parse_pos += response_parser_.consumed();
+    out_.flush();
+    switch (status) {
+      case http::ParseStatus::Ok:
+        break;
+      case http::ParseStatus::Paused:
+        if (!response_complete_) {  // an interim 1xx went out; the real response follows
+          response_parser_.resume();
+          continue;
+        }
+        completeResponse();
+        return;
+      case http::ParseStatus::Upgrade:
+        startTunnel();
+        return;
+      case http::ParseStatus::Aborted:
+        return;
+      case http::ParseStatus::HeadTooLarge:
+      case http::ParseStatus::BadMessage:
+        FLB_LOG(Warn, "lb=%s backend=%s sent an invalid response: %s", lb_->name.c_str(),
+                backend_ != nullptr ? backend_->name().c_str() : "?",
+                response_parser_.errorReason() != nullptr ? response_parser_.errorReason()
+                                                          : "too many header fields");
+        if (backend_ != nullptr) backend_->failures_total.fetch_add(1, std::memory_order_relaxed);
+        releaseUpstream(false);
+        sendError(http::ProxyError::BadGateway, true);
+        return;
+    }
+  }
+  if (closing_ || upstream_ == nullptr) return;
+  if (response_parser_.inHead() && upstream_->in.full()) {
+    releaseUpstream(false);
+    sendError(http::ProxyError::BadGateway, true);
+    return;
+  }
+  upstream_->in.releaseIfEmpty(worker_->buffers());
+  if (out_.congested()) upstream_->stopReading();  // resumed by onClientDrained
+}
+
+bool HttpSession::onResponseHead(http::MessageHead& head) {
+  upstream_deadline_.disarm();
+  int status = head.status;
+  http::ResponseRewrite rw;
+  rw.client_http10 = client_http10_;
+  bool interim = status < 200 && status != 101;
+  if (status == 101) {
+    rw.upgrade = true;
+    response_framing_ = http::BodyFraming::None;
+  } else if (interim || status == 204 || status == 304) {
+    response_framing_ = http::BodyFraming::None;
+  } else if (response_parser_.hasContentLength()) {
+    response_framing_ = http::BodyFraming::ContentLength;
+    rw.content_length = response_parser_.contentLength();
+  } else if (request_is_head_) {
+    response_framing_ = http::BodyFraming::None;
+  } else if (client_http10_) {
+    response_framing_ = http::BodyFraming::UntilClose;  // HTTP/1.0 has no chunked
+  } else {
+    response_framing_ = http::BodyFraming::Chunked;  // re-framed: keeps the client alive
+  }
+  rw.framing = response_framing_;
+  if (!interim && status != 101) {
+    // An unanswered upgrade or an unread request body leaves the client connection in a
+    // state we cannot continue from.
+    if (!client_keep_alive_ || upgrade_requested_ || !request_complete_ ||
+        response_framing_ == http::BodyFraming::UntilClose || worker_->draining())
+      close_after_response_ = true;
+    rw.close = close_after_response_;
+  }
+  response_complete_ = false;
+  // Captured now: llhttp clears its flags once the message completes.
+  upstream_keep_alive_ = response_parser_.keepAlive();
+  http::writeDownstreamResponse(head, rw, &response_head_);
+  out_.add(response_head_);
+  response_started_ = !interim;
+  return true;
+}
+
+void HttpSession::onResponseBody(const char* data, size_t len) {
+  if (response_framing_ == http::BodyFraming::Chunked) {
+    char header[24];
+    out_.addCopy(header, http::formatChunkHeader(len, header));
+    out_.add(data, len);
+    out_.add(http::kChunkEnd.data(), http::kChunkEnd.size());
+  } else {
+    out_.add(data, len);
+  }
+}
+
+void HttpSession::onResponseComplete() {
+  int status = response_parser_.head().status;
+  if (status < 200 && status != 101) return;  // interim
+  if (response_framing_ == http::BodyFraming::Chunked)
+    out_.add(http::kLastChunk.data(), http::kLastChunk.size());
+  response_complete_ = true;
+}
+
+void HttpSession::completeResponse() {
+  out_.flush();
+  UpstreamConn* up = upstream_;
+  bool reusable = upstream_keep_alive_ && request_complete_ && up->writer.pending() == 0 &&
+                  up->in.unparsed() == 0 && !worker_->draining();
+  releaseUpstream(reusable);
+  finishExchange();
+}
+
+void HttpSession::onUpstreamClosed(UpstreamConn* up, int status) {
+  if (tunnel_) {
+    upstream_eof_ = true;
+    relayTunnel(up);
+    close_when_drained_ = true;
+    if (out_.pending() == 0) close();
+    return;
+  }
+  if (!response_bytes_) {
+    failAttempt(Failure::ResetBeforeResponse);
+    return;
+  }
+  if (status == UV_EOF && response_parser_.finish()) {
+    completeResponse();  // a read-until-close body ends here
+    return;
+  }
+  // Truncated response: a clean error only if nothing reached the client yet.
+  if (backend_ != nullptr) backend_->failures_total.fetch_add(1, std::memory_order_relaxed);
+  releaseUpstream(false);
+  sendError(http::ProxyError::BadGateway, true);
+}
+
+void HttpSession::onUpstreamDrained(UpstreamConn*, int status) {
+  if (status < 0) {
+    if (tunnel_ || response_bytes_) {
+      close();
+    } else {
+      failAttempt(Failure::ResetBeforeResponse);
+    }
+    return;
+  }
+  // Back-pressure on the backend side released: read more of the request body.
+  if (!request_complete_ || tunnel_) startReadingClient();
+}
+
+void HttpSession::startTunnel() {
+  tunnel_ = true;
+  upstream_deadline_.disarm();
+  armClientDeadline(TimeoutKind::Idle);
+  FLB_LOG(Debug, "lb=%s client=%s upgraded to a tunnel", lb_->name.c_str(), client_ip_);
+  // Bytes that arrived behind the heads belong to the tunnel.
+  if (upstream_->in.unparsed() > 0) relayTunnel(upstream_);
+  if (in_.unparsed() > 0) {
+    upstream_->writer.add(in_.data + in_.parse_pos, in_.unparsed());
+    in_.parse_pos = in_.used;
+    upstream_->writer.flush();
+  }
+  in_.releaseIfEmpty(worker_->buffers());
+  startReadingClient();
+}
+
+void HttpSession::relayTunnel(UpstreamConn* up) {
+  net::ReadBuffer& in = up->in;
+  out_.add(in.data + in.parse_pos, in.unparsed());
+  in.parse_pos = in.used;
+  out_.flush();
+  in.releaseIfEmpty(worker_->buffers());
+  armClientDeadline(TimeoutKind::Idle);
+  if (out_.congested()) up->stopReading();
+}
+
+}  // namespace fiberlb::proxy

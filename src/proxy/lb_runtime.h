@@ -1,0 +1,42 @@
+#pragma once
+// A load balancer as one worker runs it: its listener, its picker and its timeout lists.
+// Keyed by LB name, it survives reloads of that LB so connections and timeouts carry over.
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "lb/cluster_snapshot.h"
+#include "lb/picker.h"
+#include "src/net/deadline_list.h"
+
+namespace fiberlb::proxy {
+
+class Worker;
+
+// Worker-local.
+struct LbRuntime {
+  Worker* worker = nullptr;
+  std::string name;
+  // The current snapshot's view of this LB. Replaced on every publish; read it afresh
+  // instead of caching pointers into it across callbacks.
+  const lb::LbSnapshot* snap = nullptr;
+  std::unique_ptr<lb::Picker> picker;
+
+  net::DeadlineList head_deadlines;      // client_header_ms
+  net::DeadlineList idle_deadlines;      // client_idle_ms
+  net::DeadlineList connect_deadlines;   // connect_ms
+  net::DeadlineList response_deadlines;  // upstream_response_ms
+
+  uv_tcp_t* listener = nullptr;  // null once closed (removed LB, shutdown)
+  std::string listener_key;
+  int64_t sessions = 0;  // open client connections
+  bool removed = false;  // gone from the config; freed when sessions reach 0
+  // Keeps `snap` valid after removal, when newer snapshots no longer contain this LB.
+  std::shared_ptr<const lb::ClusterSnapshot> retained;
+
+  const config::LoadBalancer& config() const { return *snap->config; }
+};
+
+}  // namespace fiberlb::proxy

@@ -1,0 +1,105 @@
+#include "src/proxy/upstream_conn.h"
+
+#include "src/proxy/worker.h"
+
+namespace fiberlb::proxy {
+
+UpstreamConn::UpstreamConn(Worker* worker, lb::BackendState* backend, UpstreamOwner* owner)
+    : writer(this, &UpstreamConn::onDrained), worker_(worker), backend_(backend), owner_(owner) {
+  tcp_.data = this;
+  connect_req_.data = this;
+}
+
+UpstreamConn* UpstreamConn::connect(Worker* worker, lb::BackendState* backend,
+                                    const net::SocketAddress& addr, UpstreamOwner* owner,
+                                    int* status) {
+  auto* up = new UpstreamConn(worker, backend, owner);
+  uv_tcp_init(worker->loop(), &up->tcp_);
+  backend->connections.fetch_add(1, std::memory_order_relaxed);
+  *status = uv_tcp_connect(&up->connect_req_, &up->tcp_, addr.get(), &UpstreamConn::onConnect);
+  if (*status < 0) {
+    up->close();
+    return nullptr;
+  }
+  return up;
+}
+
+void UpstreamConn::onConnect(uv_connect_t* req, int status) {
+  auto* self = static_cast<UpstreamConn*>(req->data);
+  if (self->closing_) return;
+  if (status == 0) {
+    self->connected_ = true;
+    uv_tcp_nodelay(&self->tcp_, 1);
+    self->writer.attach(reinterpret_cast<uv_stream_t*>(&self->tcp_));
+    self->startReading();
+  }
+  if (self->owner_ != nullptr) self->owner_->onUpstreamConnected(self, status);
+}
+
+void UpstreamConn::startReading() {
+  if (reading_ || closing_ || !connected_) return;
+  reading_ = true;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &UpstreamConn::onAlloc,
+                &UpstreamConn::onRead);
+}
+
+void UpstreamConn::stopReading() {
+  if (!reading_ || closing_) return;
+  reading_ = false;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+}
+
+void UpstreamConn::shutdownWrite() {
+  if (closing_ || !connected_) return;
+  uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), [](uv_shutdown_t*, int) {});
+}
+
+void UpstreamConn::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<UpstreamConn*>(handle->data);
+  self->in.offer(self->worker_->buffers(), buf);
+}
+
+void UpstreamConn::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+  auto* self = static_cast<UpstreamConn*>(stream->data);
+  if (nread == 0) {  // EAGAIN: nothing happened
+    self->in.releaseIfEmpty(self->worker_->buffers());
+    return;
+  }
+  if (self->owner_ == nullptr) {
+    // An idle pooled connection should be silent: EOF, an error or unexpected bytes all
+    // mean it can no longer carry a request.
+    self->worker_->discardIdle(self);
+    return;
+  }
+  if (nread > 0) {
+    self->in.used += static_cast<size_t>(nread);
+    self->owner_->onUpstreamData(self);
+  } else {
+    self->owner_->onUpstreamClosed(self, static_cast<int>(nread));
+  }
+}
+
+void UpstreamConn::onDrained(void* self_ptr, int status) {
+  auto* self = static_cast<UpstreamConn*>(self_ptr);
+  if (self->closing_) return;
+  if (self->owner_ != nullptr) {
+    self->owner_->onUpstreamDrained(self, status);
+  } else if (status < 0) {
+    self->worker_->discardIdle(self);
+  }
+}
+
+void UpstreamConn::close() {
+  if (closing_) return;
+  closing_ = true;
+  owner_ = nullptr;
+  backend_->connections.fetch_sub(1, std::memory_order_relaxed);
+  in.release(worker_->buffers());
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &UpstreamConn::onClose);
+}
+
+void UpstreamConn::onClose(uv_handle_t* handle) {
+  delete static_cast<UpstreamConn*>(handle->data);
+}
+
+}  // namespace fiberlb::proxy

@@ -1,0 +1,120 @@
+#pragma once
+// A worker thread: its own libuv loop, its own SO_REUSEPORT listeners, sessions, upstream
+// connection pools and timeout sweep. It shares nothing with other workers but the
+// BackendState atomics; the control loop reaches it only through publish() / shutdown().
+
+#include <uv.h>
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "src/net/buffer_pool.h"
+#include "src/proxy/lb_runtime.h"
+#include "src/proxy/worker_update.h"
+
+namespace fiberlb::proxy {
+
+class HttpSession;
+class UpstreamConn;
+
+// A published update plus the number of exchanges still routing with it. Exchanges hold
+// the update they picked their backend from, so BackendStates and configs it points to
+// stay alive until the last such exchange ends — without a shared refcount per request.
+struct SnapshotHold {
+  std::shared_ptr<const WorkerUpdate> update;
+  int64_t exchanges = 0;
+};
+
+// Per-worker counters, summed by the control loop (relaxed atomics, single writer).
+struct WorkerStats {
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> retries{0};
+  std::atomic<int64_t> sessions{0};
+};
+
+class Worker {
+ public:
+  Worker(int index, int count);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Any thread.
+  void start();
+  void publish(std::shared_ptr<const WorkerUpdate> update);
+  void shutdown();  // stop accepting; exit the loop once every session has ended
+  void join();
+  bool finished() const { return finished_.load(); }
+  const WorkerStats& stats() const { return stats_; }
+
+  // Worker thread only.
+  uv_loop_t* loop() { return &loop_; }
+  net::BufferPool& buffers() { return buffers_; }
+  bool draining() const { return draining_; }
+  const net::SocketAddress& addressOf(const lb::BackendState* backend) const;
+  UpstreamConn* takeIdle(lb::BackendState* backend);
+  void putIdle(UpstreamConn* up);
+  void discardIdle(UpstreamConn* up);  // an idle connection closed or misbehaved
+  void holdCurrent(SnapshotHold** hold);
+  void releaseHold(SnapshotHold** hold);
+  void sessionOpened(HttpSession* s);
+  void sessionClosed(HttpSession* s);
+  void countRetry() { stats_.retries.fetch_add(1, std::memory_order_relaxed); }
+  // Writes a fresh X-Request-Id into out (≥ 33 bytes); returns its length.
+  size_t nextRequestId(char* out);
+
+ private:
+  struct IdlePool {
+    UpstreamConn* head = nullptr;
+    size_t count = 0;
+  };
+  static constexpr size_t kMaxIdlePerBackend = 256;
+
+  void run();
+  static void onAsync(uv_async_t* handle);
+  static void onSweep(uv_timer_t* handle);
+  static void onConnection(uv_stream_t* server, int status);
+  void applyUpdate(std::shared_ptr<const WorkerUpdate> update);
+  void applyLb(size_t index, const WorkerUpdate& update);
+  void openListener(LbRuntime* rt, const ListenerSpec& spec);
+  void closeListener(LbRuntime* rt);
+  void retireLb(LbRuntime* rt);
+  void closeIdleOfRemovedBackends();
+  void sweep();
+  void beginDrain();
+  void maybeFinish();
+  void unlinkIdle(UpstreamConn* up);
+
+  const int index_;
+  const int count_;
+  std::thread thread_;
+  uv_loop_t loop_{};
+  uv_async_t async_{};
+  uv_timer_t sweep_timer_{};
+  net::BufferPool buffers_;
+  WorkerStats stats_;
+
+  // Mailbox: written by any thread, read on the loop. Only the newest update matters.
+  std::mutex mailbox_mutex_;
+  std::shared_ptr<const WorkerUpdate> mailbox_;
+  std::atomic<bool> shutdown_requested_{false};
+  std::atomic<bool> finished_{false};
+
+  std::list<SnapshotHold> holds_;  // back() is the current update
+  std::unordered_map<std::string, std::unique_ptr<LbRuntime>> lbs_;
+  std::vector<std::unique_ptr<LbRuntime>> retired_;  // removed LBs with sessions left
+  std::vector<IdlePool> idle_;                       // by BackendState::slot()
+  HttpSession* sessions_ = nullptr;                  // intrusive list
+  bool draining_ = false;
+  bool closed_ = false;
+  uint64_t request_seed_ = 0;
+  uint64_t request_counter_ = 0;
+};
+
+}  // namespace fiberlb::proxy

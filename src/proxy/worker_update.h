@@ -1,0 +1,26 @@
+#pragma once
+// What the control loop publishes to every worker: the routing snapshot plus the few
+// socket-level facts that lb/ must not know about (listener sockets, backend addresses).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lb/cluster_snapshot.h"
+#include "src/net/address.h"
+
+namespace fiberlb::proxy {
+
+struct ListenerSpec {
+  std::string key;           // "proto vip:port" as configured: same key = same sockets
+  std::vector<int> fds;      // one per worker; worker i adopts fds[i] the first time
+  net::SocketAddress bound;  // the real address (ephemeral port resolved)
+};
+
+struct WorkerUpdate {
+  std::shared_ptr<const lb::ClusterSnapshot> snapshot;
+  std::vector<ListenerSpec> listeners;        // parallel to snapshot->lbs
+  std::vector<net::SocketAddress> addresses;  // indexed by BackendState::slot()
+};
+
+}  // namespace fiberlb::proxy
