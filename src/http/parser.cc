@@ -156,6 +156,13 @@ int Parser::onHeadersComplete(llhttp_t* p) {
   Parser* s = self(p);
   MessageHead& h = s->head_;
   s->head_done_ = true;
+  // llhttp rejects a request whose Transfer-Encoding does not end in chunked only after this
+  // callback; refuse it here so such a head never reaches a backend (RFC 9112 §6.3).
+  if (p->type == HTTP_REQUEST && (p->flags & F_TRANSFER_ENCODING) != 0 &&
+      (p->flags & F_CHUNKED) == 0) {
+    s->error_reason_ = "Transfer-Encoding must end with chunked";
+    return -1;
+  }
   h.method = p->method;
   h.status = p->status_code;
   h.http_major = p->http_major;

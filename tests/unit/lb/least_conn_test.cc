@@ -1,0 +1,273 @@
+#include "lb/policies/least_conn.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lb/backend_state.h"
+#include "lb/picker.h"
+
+namespace fiberlb::lb {
+namespace {
+
+// "b" + std::to_string(i) trips GCC 12's false -Wrestrict (GCC bug 105329) at -O2.
+std::string backendName(size_t i) {
+  std::string name = std::to_string(i);
+  name.insert(0, 1, 'b');
+  return name;
+}
+
+class Pool {
+ public:
+  explicit Pool(const std::vector<int>& weights) {
+    for (size_t i = 0; i < weights.size(); ++i) {
+      states_.push_back(std::make_unique<BackendState>("lb", backendName(static_cast<size_t>(i)),
+                                                       "127.0.0.1", 8000 + static_cast<int>(i),
+                                                       static_cast<uint32_t>(i)));
+      endpoints_.push_back(Endpoint{states_.back().get(), weights[i]});
+    }
+  }
+  std::span<const Endpoint> endpoints() const { return endpoints_; }
+  BackendState* at(size_t i) const { return states_[i].get(); }
+  size_t size() const { return states_.size(); }
+  int indexOf(const BackendState* b) const {
+    for (size_t i = 0; i < states_.size(); ++i)
+      if (states_[i].get() == b) return static_cast<int>(i);
+    return -1;
+  }
+  void setActive(const std::vector<int64_t>& active) {
+    for (size_t i = 0; i < active.size(); ++i)
+      states_[i]->active_requests.store(active[i]);
+  }
+
+ private:
+  std::vector<std::unique_ptr<BackendState>> states_;
+  std::vector<Endpoint> endpoints_;
+};
+
+PickContext triedCtx(const BackendState* const* tried, size_t n) {
+  PickContext ctx;
+  ctx.tried = tried;
+  ctx.tried_count = n;
+  return ctx;
+}
+
+TEST(LeastConnPickerTest, EmptyReturnsNull) {
+  LeastConnPicker picker({});
+  EXPECT_EQ(picker.pick(PickContext{}), nullptr);
+}
+
+TEST(LeastConnPickerTest, PrefersFewestActiveAtEqualWeight) {
+  Pool pool({1, 1, 1});
+  pool.setActive({5, 2, 3});
+  LeastConnPicker picker(pool.endpoints());
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(picker.pick(PickContext{}), pool.at(1));
+}
+
+TEST(LeastConnPickerTest, ComparesActiveRelativeToWeight) {
+  Pool pool({3, 1});
+  LeastConnPicker picker(pool.endpoints());
+  pool.setActive({2, 1});  // 2/3 < 1/1
+  EXPECT_EQ(picker.pick(PickContext{}), pool.at(0));
+  pool.setActive({4, 1});  // 4/3 > 1/1
+  EXPECT_EQ(picker.pick(PickContext{}), pool.at(1));
+  pool.setActive({299, 100});  // 299/3 < 100/1 — exact, no integer-division rounding
+  EXPECT_EQ(picker.pick(PickContext{}), pool.at(0));
+  pool.setActive({301, 100});  // 100.33 > 100
+  EXPECT_EQ(picker.pick(PickContext{}), pool.at(1));
+}
+
+TEST(LeastConnPickerTest, LargeCountsDoNotOverflow) {
+  Pool pool({1000, 1});
+  LeastConnPicker picker(pool.endpoints());
+  pool.setActive({int64_t{1} << 40, int64_t{1} << 31});  // 2^30 vs 2^31 relative
+  EXPECT_EQ(picker.pick(PickContext{}), pool.at(0));
+}
+
+TEST(LeastConnPickerTest, IdleTiesRotateRoundRobin) {
+  Pool pool({1, 1, 1});
+  LeastConnPicker picker(pool.endpoints());
+  std::vector<int> seq;
+  for (int i = 0; i < 9; ++i)
+    seq.push_back(pool.indexOf(picker.pick(PickContext{})));
+  EXPECT_EQ(seq, (std::vector<int>{0, 1, 2, 0, 1, 2, 0, 1, 2}));
+}
+
+TEST(LeastConnPickerTest, TiesAmongSomeEndpointsAlternateFairly) {
+  // 1 is busier; 0 and 2 tie and must alternate.
+  Pool pool({1, 1, 1});
+  pool.setActive({0, 4, 0});
+  LeastConnPicker picker(pool.endpoints());
+  int zero = 0, two = 0;
+  for (int i = 0; i < 100; ++i) {
+    const int idx = pool.indexOf(picker.pick(PickContext{}));
+    ASSERT_NE(idx, 1);
+    (idx == 0 ? zero : two)++;
+  }
+  EXPECT_EQ(zero, 50);
+  EXPECT_EQ(two, 50);
+}
+
+// Ties go to smooth weighted round-robin among the tied endpoints, so weights still count
+// when loads are equal relative to weight.
+TEST(LeastConnPickerTest, WeightedTiesFollowWeights) {
+  Pool pool({3, 1});
+  pool.setActive({3, 1});  // 3/3 == 1/1
+  LeastConnPicker picker(pool.endpoints());
+  std::vector<int> seq;
+  for (int i = 0; i < 8; ++i)
+    seq.push_back(pool.indexOf(picker.pick(PickContext{})));
+  EXPECT_EQ(seq, (std::vector<int>{0, 0, 1, 0, 0, 0, 1, 0}));
+}
+
+// Sequential traffic (each request finishes before the next starts) always sees a tie at
+// zero: the spread is then exactly the weights, not an even split.
+TEST(LeastConnPickerTest, SequentialTrafficFollowsWeightsExactly) {
+  Pool pool({5, 1, 1, 1000});
+  LeastConnPicker picker(pool.endpoints());
+  std::vector<int64_t> counts(4, 0);
+  for (int i = 0; i < 1007 * 3; ++i) {
+    BackendState* b = picker.pick(PickContext{});
+    b->active_requests.fetch_add(1);
+    ++counts[static_cast<size_t>(pool.indexOf(b))];
+    b->active_requests.fetch_sub(1);
+  }
+  EXPECT_EQ(counts, (std::vector<int64_t>{15, 3, 3, 3000}));
+}
+
+TEST(LeastConnPickerTest, OnlyTiedEndpointsTakePartInTheTieBreak) {
+  // 0 and 2 tie at the minimum; 1 is busier and must neither be picked nor shift the turns.
+  Pool pool({2, 1, 1});
+  pool.setActive({2, 5, 1});  // 2/2 == 1/1 < 5/1
+  LeastConnPicker picker(pool.endpoints());
+  std::vector<int> seq;
+  for (int i = 0; i < 6; ++i)
+    seq.push_back(pool.indexOf(picker.pick(PickContext{})));
+  EXPECT_EQ(seq, (std::vector<int>{0, 2, 0, 0, 2, 0}));
+}
+
+TEST(LeastConnPickerTest, SkipsTriedBackends) {
+  Pool pool({1, 1, 1});
+  pool.setActive({5, 0, 3});
+  LeastConnPicker picker(pool.endpoints());
+  const BackendState* tried1[] = {pool.at(1)};
+  EXPECT_EQ(picker.pick(triedCtx(tried1, 1)), pool.at(2));
+  const BackendState* tried2[] = {pool.at(1), pool.at(2)};
+  EXPECT_EQ(picker.pick(triedCtx(tried2, 2)), pool.at(0));
+  const BackendState* all[] = {pool.at(2), pool.at(0), pool.at(1)};
+  EXPECT_EQ(picker.pick(triedCtx(all, 3)), nullptr);
+  EXPECT_EQ(picker.pick(PickContext{}), pool.at(1));
+}
+
+// Under concurrent load (requests finishing in random order) every pick goes to the lower
+// active/weight, and the share of picks follows the weights.
+TEST(LeastConnPickerTest, ConcurrentLoadFollowsWeights) {
+  Pool pool({3, 1});
+  LeastConnPicker picker(pool.endpoints());
+  std::mt19937 rng(42);
+  std::vector<BackendState*> in_flight;
+  std::vector<int64_t> counts(2, 0);
+  for (int i = 0; i < 100000; ++i) {
+    // The pick goes to the lower active/weight (3 = weight of 0, 1 = weight of 1).
+    const int64_t a0 = pool.at(0)->active_requests.load();
+    const int64_t a1 = pool.at(1)->active_requests.load();
+    BackendState* b = picker.pick(PickContext{});
+    ASSERT_NE(b, nullptr);
+    if (a0 * 1 < a1 * 3) {
+      ASSERT_EQ(b, pool.at(0)) << a0 << " vs " << a1;
+    } else if (a0 * 1 > a1 * 3) {
+      ASSERT_EQ(b, pool.at(1)) << a0 << " vs " << a1;
+    }
+    b->active_requests.fetch_add(1);
+    ++counts[static_cast<size_t>(pool.indexOf(b))];
+    in_flight.push_back(b);
+    // Requests finish in random order; between 8 and 64 stay open.
+    while (in_flight.size() > 64 || (in_flight.size() > 8 && rng() % 2 == 0)) {
+      const size_t k = rng() % in_flight.size();
+      in_flight[k]->active_requests.fetch_sub(1);
+      in_flight[k] = in_flight.back();
+      in_flight.pop_back();
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(counts[0]) / static_cast<double>(counts[1]), 3.0, 0.15);
+}
+
+// Two workers, each with its own picker over the same shared BackendStates, start and finish
+// requests concurrently. The shared counters must balance exactly, and since each worker sees
+// the other's in-flight requests, the load stays spread.
+TEST(LeastConnPickerTest, TwoWorkersShareExactCounters) {
+  Pool pool({1, 2, 1, 4});
+  constexpr int kPicksPerWorker = 200000;
+  std::atomic<int64_t> max_total_active{0};
+  std::vector<std::vector<int64_t>> picked(2, std::vector<int64_t>(pool.size(), 0));
+
+  auto worker = [&](int id) {
+    LeastConnPicker picker(pool.endpoints());
+    std::mt19937 rng(static_cast<unsigned>(id) + 1);
+    std::vector<BackendState*> in_flight;
+    in_flight.reserve(64);
+    for (int i = 0; i < kPicksPerWorker; ++i) {
+      BackendState* b = picker.pick(PickContext{});
+      ASSERT_NE(b, nullptr);
+      b->active_requests.fetch_add(1, std::memory_order_relaxed);
+      b->requests_total.fetch_add(1, std::memory_order_relaxed);
+      ++picked[static_cast<size_t>(id)][static_cast<size_t>(pool.indexOf(b))];
+      in_flight.push_back(b);
+      // Finish a random in-flight request now and then, keeping up to 32 open.
+      while (in_flight.size() > 32 || (!in_flight.empty() && rng() % 2 == 0)) {
+        const size_t k = rng() % in_flight.size();
+        in_flight[k]->active_requests.fetch_sub(1, std::memory_order_relaxed);
+        in_flight[k] = in_flight.back();
+        in_flight.pop_back();
+      }
+      int64_t total = 0;
+      for (size_t j = 0; j < pool.size(); ++j)
+        total += pool.at(j)->active_requests.load(std::memory_order_relaxed);
+      int64_t seen = max_total_active.load(std::memory_order_relaxed);
+      while (total > seen && !max_total_active.compare_exchange_weak(seen, total)) {
+      }
+    }
+    for (BackendState* b : in_flight)
+      b->active_requests.fetch_sub(1, std::memory_order_relaxed);
+  };
+  std::thread t0(worker, 0);
+  std::thread t1(worker, 1);
+  t0.join();
+  t1.join();
+
+  int64_t requests = 0;
+  for (size_t j = 0; j < pool.size(); ++j) {
+    EXPECT_EQ(pool.at(j)->active_requests.load(), 0) << "backend " << j;
+    EXPECT_EQ(static_cast<int64_t>(pool.at(j)->requests_total.load()), picked[0][j] + picked[1][j]);
+    requests += picked[0][j] + picked[1][j];
+    // Every backend got real traffic from both workers.
+    EXPECT_GT(picked[0][j], 0);
+    EXPECT_GT(picked[1][j], 0);
+  }
+  EXPECT_EQ(requests, 2 * kPicksPerWorker);
+  EXPECT_LE(max_total_active.load(), 2 * 33);
+  // The weight-4 backend carries the most, the weight-1 ones the least.
+  const int64_t w4 = picked[0][3] + picked[1][3];
+  const int64_t w1 = picked[0][0] + picked[1][0];
+  EXPECT_GT(w4, w1);
+}
+
+TEST(LeastConnPolicyTest, MakesIndependentPickers) {
+  Pool pool({1, 1});
+  LeastConnPolicy policy;
+  auto a = policy.makePicker(pool.endpoints());
+  auto b = policy.makePicker(pool.endpoints());
+  EXPECT_EQ(a->pick(PickContext{}), pool.at(0));
+  EXPECT_EQ(a->pick(PickContext{}), pool.at(1));
+  EXPECT_EQ(b->pick(PickContext{}), pool.at(0));
+}
+
+}  // namespace
+}  // namespace fiberlb::lb

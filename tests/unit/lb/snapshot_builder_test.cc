@@ -1,0 +1,227 @@
+#include "lb/snapshot_builder.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "lb/backend_registry.h"
+#include "lb/cluster_snapshot.h"
+#include "lb/picker.h"
+
+namespace fiberlb::lb {
+namespace {
+
+config::Region region(std::string id, int priority) {
+  config::Region r;
+  r.id = std::move(id);
+  r.priority = priority;
+  return r;
+}
+
+config::Backend backend(std::string name, int port, std::string region, int weight = 100) {
+  config::Backend b;
+  b.name = std::move(name);
+  b.address = "127.0.0.1";
+  b.port = port;
+  b.region = std::move(region);
+  b.weight = weight;
+  return b;
+}
+
+config::LoadBalancer lb(std::string name, std::vector<config::Backend> backends,
+                        config::Method method = config::Method::RoundRobin) {
+  config::LoadBalancer l;
+  l.name = std::move(name);
+  l.method = method;
+  l.backends = std::move(backends);
+  return l;
+}
+
+// Tokyo (p1) and Virginia (p2), plus one LB with two backends in each.
+std::shared_ptr<config::Config> twoRegionConfig() {
+  auto cfg = std::make_shared<config::Config>();
+  cfg->geo.regions = {region("us-east-1", 2), region("ap-northeast-1", 1)};
+  cfg->loadbalancers.push_back(
+      lb("web", {backend("t1", 8001, "ap-northeast-1", 3), backend("v1", 8002, "us-east-1"),
+                 backend("t2", 8003, "ap-northeast-1", 1), backend("v2", 8004, "us-east-1", 5)}));
+  return cfg;
+}
+
+std::vector<std::string> endpointNames(const LbSnapshot& s) {
+  std::vector<std::string> out;
+  for (const Endpoint& e : s.endpoints)
+    out.push_back(e.backend->name());
+  return out;
+}
+
+TEST(SnapshotBuilderTest, RoutesToHighestPriorityRegion) {
+  auto cfg = twoRegionConfig();
+  BackendRegistry reg;
+  auto snap = buildSnapshot(cfg, reg, 7);
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(snap->generation, 7u);
+  EXPECT_EQ(snap->config, cfg);
+  ASSERT_EQ(snap->lbs.size(), 1u);
+  const LbSnapshot& web = snap->lbs[0];
+  EXPECT_EQ(web.config, &snap->config->loadbalancers[0]);
+  EXPECT_EQ(web.routing_region, "ap-northeast-1");
+  EXPECT_EQ(endpointNames(web), (std::vector<std::string>{"t1", "t2"}));
+  EXPECT_EQ(web.endpoints[0].weight, 3);
+  EXPECT_EQ(web.endpoints[1].weight, 1);
+  // All backends, config order, registry objects.
+  ASSERT_EQ(web.backends.size(), 4u);
+  const std::vector<std::string> names = {"t1", "v1", "t2", "v2"};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(web.backends[i]->name(), names[i]);
+    EXPECT_EQ(web.backends[i], reg.find("web", names[i], "127.0.0.1", web.backends[i]->port()));
+  }
+  EXPECT_EQ(web.endpoints[0].backend, web.backends[0].get());
+  EXPECT_EQ(reg.slotCount(), 4u);
+}
+
+TEST(SnapshotBuilderTest, ZeroWeightBackendsAreNotEndpoints) {
+  auto cfg = twoRegionConfig();
+  cfg->loadbalancers[0].backends[2].weight = 0;  // t2
+  BackendRegistry reg;
+  auto snap = buildSnapshot(cfg, reg, 1);
+  EXPECT_EQ(snap->lbs[0].routing_region, "ap-northeast-1");
+  EXPECT_EQ(endpointNames(snap->lbs[0]), (std::vector<std::string>{"t1"}));
+  EXPECT_EQ(snap->lbs[0].backends.size(), 4u);  // still listed, just not routed to
+}
+
+TEST(SnapshotBuilderTest, SkipsRegionWithoutEligibleBackend) {
+  auto cfg = twoRegionConfig();
+  cfg->loadbalancers[0].backends[0].weight = 0;
+  cfg->loadbalancers[0].backends[2].weight = 0;
+  BackendRegistry reg;
+  auto snap = buildSnapshot(cfg, reg, 1);
+  EXPECT_EQ(snap->lbs[0].routing_region, "us-east-1");
+  EXPECT_EQ(endpointNames(snap->lbs[0]), (std::vector<std::string>{"v1", "v2"}));
+}
+
+TEST(SnapshotBuilderTest, ActiveRegionWinsWhenItHasEligibleBackends) {
+  auto cfg = twoRegionConfig();
+  cfg->geo.active_region = "us-east-1";
+  BackendRegistry reg;
+  auto snap = buildSnapshot(cfg, reg, 1);
+  EXPECT_EQ(snap->lbs[0].routing_region, "us-east-1");
+  EXPECT_EQ(endpointNames(snap->lbs[0]), (std::vector<std::string>{"v1", "v2"}));
+}
+
+TEST(SnapshotBuilderTest, ActiveRegionWithoutEligibleBackendFallsBackToPriority) {
+  auto cfg = twoRegionConfig();
+  cfg->geo.active_region = "us-east-1";
+  cfg->loadbalancers[0].backends[1].weight = 0;
+  cfg->loadbalancers[0].backends[3].weight = 0;
+  BackendRegistry reg;
+  auto snap = buildSnapshot(cfg, reg, 1);
+  EXPECT_EQ(snap->lbs[0].routing_region, "ap-northeast-1");
+}
+
+TEST(SnapshotBuilderTest, PriorityTiesGoToLowestRegionId) {
+  auto cfg = std::make_shared<config::Config>();
+  cfg->geo.regions = {region("zz", 1), region("mm", 1), region("aa", 3)};
+  cfg->loadbalancers.push_back(
+      lb("x", {backend("a", 1, "aa"), backend("z", 2, "zz"), backend("m", 3, "mm")}));
+  BackendRegistry reg;
+  EXPECT_EQ(buildSnapshot(cfg, reg, 1)->lbs[0].routing_region, "mm");
+}
+
+TEST(SnapshotBuilderTest, EachLbChoosesItsOwnRegion) {
+  auto cfg = twoRegionConfig();
+  // api has backends only in Virginia.
+  cfg->loadbalancers.push_back(
+      lb("api", {backend("a1", 9001, "us-east-1", 2)}, config::Method::LeastConn));
+  BackendRegistry reg;
+  auto snap = buildSnapshot(cfg, reg, 1);
+  ASSERT_EQ(snap->lbs.size(), 2u);
+  EXPECT_EQ(snap->lbs[0].routing_region, "ap-northeast-1");
+  EXPECT_EQ(snap->lbs[1].routing_region, "us-east-1");
+  EXPECT_EQ(snap->lbs[1].config, &cfg->loadbalancers[1]);
+  EXPECT_EQ(endpointNames(snap->lbs[1]), (std::vector<std::string>{"a1"}));
+}
+
+TEST(SnapshotBuilderTest, NoEligibleBackendMeansNoEndpoints) {
+  auto cfg = twoRegionConfig();
+  for (auto& b : cfg->loadbalancers[0].backends)
+    b.weight = 0;
+  cfg->loadbalancers.push_back(lb("empty", {}));
+  BackendRegistry reg;
+  auto snap = buildSnapshot(cfg, reg, 1);
+  for (const LbSnapshot& s : snap->lbs) {
+    EXPECT_EQ(s.routing_region, "");
+    EXPECT_TRUE(s.endpoints.empty());
+    auto picker = policyFor(s.config->method).makePicker(s.endpoints);
+    EXPECT_EQ(picker->pick(PickContext{}), nullptr);
+  }
+}
+
+TEST(SnapshotBuilderTest, UndeclaredRegionsStillRoute) {
+  // A hand-built config without geo.regions (the loader would have declared them).
+  auto cfg = std::make_shared<config::Config>();
+  cfg->loadbalancers.push_back(lb("x", {backend("b", 1, ""), backend("c", 2, "zone-b")}));
+  BackendRegistry reg;
+  auto snap = buildSnapshot(cfg, reg, 1);
+  EXPECT_EQ(snap->lbs[0].routing_region, "default");
+  EXPECT_EQ(endpointNames(snap->lbs[0]), (std::vector<std::string>{"b"}));
+}
+
+TEST(SnapshotBuilderTest, RebuildKeepsBackendObjectsAcrossReload) {
+  auto cfg1 = twoRegionConfig();
+  BackendRegistry reg;
+  auto snap1 = buildSnapshot(cfg1, reg, 1);
+  reg.retainOnly(*cfg1);
+  snap1->lbs[0].backends[0]->active_requests.fetch_add(2);
+
+  // Reload: t1's weight changes (same identity), t2 moves port (new identity), v2 leaves.
+  auto cfg2 = twoRegionConfig();
+  cfg2->loadbalancers[0].backends[0].weight = 10;
+  cfg2->loadbalancers[0].backends[2].port = 8103;
+  cfg2->loadbalancers[0].backends.pop_back();
+  auto snap2 = buildSnapshot(cfg2, reg, 2);
+  reg.retainOnly(*cfg2);
+
+  EXPECT_EQ(snap2->generation, 2u);
+  const LbSnapshot& web = snap2->lbs[0];
+  EXPECT_EQ(web.backends[0], snap1->lbs[0].backends[0]);
+  EXPECT_EQ(web.backends[0]->active_requests.load(), 2);
+  EXPECT_EQ(web.backends[1], snap1->lbs[0].backends[1]);
+  EXPECT_NE(web.backends[2], snap1->lbs[0].backends[2]);
+  EXPECT_EQ(web.backends[2]->slot(), 4u);
+  EXPECT_EQ(web.endpoints[0].weight, 10);
+  EXPECT_EQ(reg.size(), 3u);
+  // The old snapshot still owns its objects and config: in-flight work is unaffected.
+  EXPECT_EQ(snap1->lbs[0].backends[3]->name(), "v2");
+  EXPECT_EQ(snap1->lbs[0].config->backends.size(), 4u);
+}
+
+TEST(SnapshotBuilderTest, EndpointsDriveThePolicyPicker) {
+  auto cfg = twoRegionConfig();
+  BackendRegistry reg;
+  auto snap = buildSnapshot(cfg, reg, 1);
+  const LbSnapshot& web = snap->lbs[0];
+  auto picker = policyFor(web.config->method).makePicker(web.endpoints);
+  int t1 = 0, t2 = 0;
+  for (int i = 0; i < 400; ++i) {
+    BackendState* b = picker->pick(PickContext{});
+    ASSERT_NE(b, nullptr);
+    (b->name() == "t1" ? t1 : t2)++;
+    EXPECT_TRUE(b->name() == "t1" || b->name() == "t2");
+  }
+  EXPECT_EQ(t1, 300);
+  EXPECT_EQ(t2, 100);
+}
+
+TEST(SnapshotBuilderTest, EligibilityIsWeightForNow) {
+  config::LoadBalancer l;
+  BackendState s("lb", "b", "127.0.0.1", 1, 0);
+  EXPECT_TRUE(isEligible(l, backend("b", 1, "r", 1), s));
+  EXPECT_FALSE(isEligible(l, backend("b", 1, "r", 0), s));
+  EXPECT_EQ(effectiveWeight(l, backend("b", 1, "r", 250), s), 250);
+}
+
+}  // namespace
+}  // namespace fiberlb::lb
