@@ -77,8 +77,8 @@ struct Backend {
   std::string name;
   std::string address = "127.0.0.1";
   int port = 0;
-  int weight = 100;        // 0..1000
-  std::string region;      // never empty after validation: "default" when not given
+  int weight = 100;    // 0..1000
+  std::string region;  // never empty after validation: "default" when not given
   bool tls = false;
   SourcePos pos;
 };
@@ -208,11 +208,17 @@ LoadResult loadString(const std::string& toml_text, const std::string& source_na
 std::vector<std::pair<std::string, std::string>> photonEnvironment();
 
 // SPEC §2 lookup: --config, else $PHOTON_CONFIG, else ./fiberlb.toml, else
-// /etc/fiberlb/config.toml. Returns "" when none exists.
+// /etc/fiberlb/config.toml. Returns "" when none exists. A path given with --config or
+// $PHOTON_CONFIG is returned as is, even when missing, so that loadFile names it.
 std::string findConfigPath(const std::string& cli_path);
 
 const char* toString(Protocol p);
 const char* toString(Method m);
 const char* toString(LogLevel l);
+const char* toString(LogFormat f);
+const char* toString(Mode m);
+const char* toString(Persistence p);
+const char* toString(HealthCheckType t);
+const char* toString(Failback f);
 
 }  // namespace fiberlb::config
