@@ -1,0 +1,36 @@
+#include "health/rise_fall.h"
+
+namespace fiberlb::health {
+
+const char* toString(Health h) {
+  switch (h) {
+    case Health::Healthy:
+      return "healthy";
+    case Health::Unhealthy:
+      return "unhealthy";
+    case Health::Unknown:
+      break;
+  }
+  return "unknown";
+}
+
+bool RiseFall::record(bool passed) {
+  if (passed) {
+    ++passes_;
+    failures_ = 0;
+    if (state_ != Health::Healthy && passes_ >= rise_) {
+      state_ = Health::Healthy;
+      return true;
+    }
+  } else {
+    ++failures_;
+    passes_ = 0;
+    if (state_ != Health::Unhealthy && failures_ >= fall_) {
+      state_ = Health::Unhealthy;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace fiberlb::health
