@@ -170,6 +170,7 @@ bool HttpSession::onRequestHead(http::MessageHead& head) {
 
   http::RequestRewrite rw;
   rw.client_ip = client_ip_;
+  rw.default_host = lb_->authority;
   rw.request_id = std::string_view(request_id_, worker_->nextRequestId(request_id_));
   if (request_parser_.chunked()) {
     request_framing_ = http::BodyFraming::Chunked;

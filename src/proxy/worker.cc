@@ -128,6 +128,7 @@ void Worker::applyUpdate(std::shared_ptr<const WorkerUpdate> update) {
 
 void Worker::openListener(LbRuntime* rt, const ListenerSpec& spec) {
   rt->listener_key = spec.key;
+  rt->authority = spec.bound.str();
   if (static_cast<size_t>(index_) >= spec.fds.size()) return;
   auto* tcp = new uv_tcp_t;
   uv_tcp_init(&loop_, tcp);
