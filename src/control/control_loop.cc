@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "lb/snapshot_builder.h"
+#include "src/admin/admin_server.h"
 #include "src/demo/demo_backends.h"
 #include "src/util/log.h"
 
@@ -54,6 +55,13 @@ int ControlLoop::run(std::shared_ptr<const config::Config> initial) {
     return 2;
   }
   config_ = initial;
+  // Before the workers exist, so that a failure leaves nothing to stop or free. It serves
+  // nothing before uv_run below, by which time current_ is published.
+  admin_ = std::make_unique<admin::AdminServer>(&loop_, *this);
+  if (!admin_->start(config_->server.admin_api_addr, &error)) {
+    FLB_LOG(Error, "%s", error.c_str());
+    return 2;
+  }
   for (int i = 0; i < count; ++i)
     workers_.push_back(std::make_unique<proxy::Worker>(i, count));
   publish(update);
@@ -154,6 +162,8 @@ void ControlLoop::reload() {
   auto cfg = std::make_shared<const config::Config>(std::move(loaded.config));
   if (cfg->server.workers != config_->server.workers && cfg->server.workers != 0)
     FLB_LOG(Warn, "config reload: a change of workers takes effect at the next restart");
+  if (cfg->server.admin_api_addr != config_->server.admin_api_addr)
+    FLB_LOG(Warn, "config reload: a change of admin_api_addr takes effect at the next restart");
   std::shared_ptr<proxy::WorkerUpdate> update;
   std::string error;
   if (!prepare(cfg, &update, &error)) {
@@ -210,6 +220,19 @@ void ControlLoop::onShutdownPoll(uv_timer_t* handle) {
   uv_close(reinterpret_cast<uv_handle_t*>(&self->shutdown_timer_), nullptr);
   for (uv_signal_t* s : {&self->sighup_, &self->sigterm_, &self->sigint_, &self->sigusr2_})
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+  if (self->admin_) self->admin_->close();
+}
+
+admin::WorkerTotals ControlLoop::workerTotals() const {
+  admin::WorkerTotals totals;
+  totals.workers = static_cast<int>(workers_.size());
+  for (const auto& worker : workers_) {
+    const proxy::WorkerStats& s = worker->stats();
+    totals.accepted += s.accepted.load(std::memory_order_relaxed);
+    totals.retries += s.retries.load(std::memory_order_relaxed);
+    totals.sessions += s.sessions.load(std::memory_order_relaxed);
+  }
+  return totals;
 }
 
 }  // namespace fiberlb::control

@@ -10,19 +10,24 @@
 
 #include "config/config.h"
 #include "lb/backend_registry.h"
+#include "src/admin/admin_source.h"
 #include "src/control/listener_table.h"
 #include "src/proxy/worker.h"
 
 namespace fiberlb::demo {
 class DemoBackends;
 }
+namespace fiberlb::admin {
+class AdminServer;
+}
 
 namespace fiberlb::control {
 
-class ControlLoop {
+// Also the admin API's read access to the running state (AdminSource), on this loop.
+class ControlLoop final : public admin::AdminSource {
  public:
   ControlLoop(std::string config_path, config::Overrides overrides);
-  ~ControlLoop();
+  ~ControlLoop() override;
 
   // Starts everything with `initial` and runs until shutdown. Returns the exit code
   // (0 clean shutdown, 2 start-up failure).
@@ -40,6 +45,11 @@ class ControlLoop {
   static void onSignal(uv_signal_t* handle, int signum);
   static void onShutdownPoll(uv_timer_t* handle);
 
+  // admin::AdminSource. Control loop only.
+  std::shared_ptr<const proxy::WorkerUpdate> currentUpdate() const override { return current_; }
+  std::shared_ptr<const config::Config> currentConfig() const override { return config_; }
+  admin::WorkerTotals workerTotals() const override;
+
   std::string config_path_;
   config::Overrides overrides_;
   uv_loop_t loop_{};
@@ -52,6 +62,7 @@ class ControlLoop {
   std::vector<net::SocketAddress> addresses_;  // by slot; grows, never shrinks
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::unique_ptr<demo::DemoBackends> demo_;
+  std::unique_ptr<admin::AdminServer> admin_;
   uint64_t generation_ = 0;
   uint64_t shutdown_deadline_ms_ = 0;
   bool shutting_down_ = false;
