@@ -95,18 +95,18 @@ bool ControlLoop::prepare(const std::shared_ptr<const config::Config>& cfg,
   std::vector<std::string> opened;
   for (const config::LoadBalancer& lb : cfg->loadbalancers) {
     proxy::ListenerSpec spec;
-    bool existed = listeners_->has(ListenerTable::keyOf(lb));
-    if (!listeners_->ensure(lb, &spec, error)) {
+    bool serve = servable(lb, error);
+    if (serve) {
+      bool existed = listeners_->has(ListenerTable::keyOf(lb));
+      serve = listeners_->ensure(lb, &spec, error);
+      if (serve && !existed) opened.push_back(spec.key);
+    }
+    if (!error->empty()) {
       for (const std::string& key : opened)
         listeners_->discard(key);
       return false;
     }
-    if (!existed) opened.push_back(spec.key);
-    if (lb.protocol != config::Protocol::Http) {
-      FLB_LOG(Warn, "lb=%s: protocol \"%s\" is not served by this build yet; only \"http\" is",
-              lb.name.c_str(), config::toString(lb.protocol));
-    }
-    update->listeners.push_back(std::move(spec));
+    update->listeners.push_back(std::move(spec));  // empty spec: no socket for this LB
   }
   update->snapshot = lb::buildSnapshot(cfg, registry_, ++generation_);
   registry_.retainOnly(*cfg);
@@ -126,6 +126,28 @@ bool ControlLoop::prepare(const std::shared_ptr<const config::Config>& cfg,
   return true;
 }
 
+// Whether this build can serve `lb`. L4 LBs are skipped with a warning (they are parsed and
+// listed, and arrive with their own issue) and get no socket, since nothing would accept on
+// it. A TLS listener is refused (`error` set) rather than served in plaintext to clients
+// that expect TLS.
+bool ControlLoop::servable(const config::LoadBalancer& lb, std::string* error) {
+  error->clear();
+  if (lb.protocol != config::Protocol::Http) {
+    FLB_LOG(Warn,
+            "lb=%s: protocol \"%s\" is not served by this build yet (only \"http\"); no "
+            "listener opened on %s:%d",
+            lb.name.c_str(), config::toString(lb.protocol), lb.vip.c_str(), lb.port);
+    return false;
+  }
+  if (lb.tls_termination) {
+    *error = "lb " + lb.name +
+             ": tls_termination = true is not supported by this build yet; set it to false or "
+             "terminate TLS in front of fiberlb";
+    return false;
+  }
+  return true;
+}
+
 void ControlLoop::publish(std::shared_ptr<const proxy::WorkerUpdate> update) {
   current_ = update;
   for (auto& worker : workers_)
@@ -135,6 +157,7 @@ void ControlLoop::publish(std::shared_ptr<const proxy::WorkerUpdate> update) {
 void ControlLoop::logListeners(const proxy::WorkerUpdate& update, bool only_new) {
   const auto& lbs = update.snapshot->lbs;
   for (size_t i = 0; i < lbs.size(); ++i) {
+    if (update.listeners[i].key.empty()) continue;  // not served (see servable())
     if (only_new && current_ && i < current_->listeners.size() &&
         current_->listeners[i].key == update.listeners[i].key)
       continue;

@@ -38,6 +38,7 @@ class ControlLoop final : public admin::AdminSource {
   // which case nothing changed.
   bool prepare(const std::shared_ptr<const config::Config>& cfg,
                std::shared_ptr<proxy::WorkerUpdate>* update, std::string* error);
+  static bool servable(const config::LoadBalancer& lb, std::string* error);
   void publish(std::shared_ptr<const proxy::WorkerUpdate> update);
   void reload();
   void beginShutdown(int signum);

@@ -34,10 +34,26 @@ int openOne(const SocketAddress& addr, bool stream, int backlog, std::string* er
   return fd;
 }
 
+// SO_REUSEPORT lets any process of the same user join a port group silently — a second
+// fiberlb would share the traffic instead of failing. A plain bind first proves the port
+// is free; it is released at once and the group is created right after.
+bool portIsFree(const SocketAddress& addr, bool stream, std::string* error) {
+  int fd = socket(addr.family(), (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;  // the real open will report the problem
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  bool free = bind(fd, addr.get(), addr.length) == 0;
+  if (!free) *error = "cannot bind " + addr.str() + ": " + strerror(errno);
+  close(fd);
+  return free;
+}
+
 }  // namespace
 
 ListenResult openListeners(const SocketAddress& addr, int count, bool stream, int backlog) {
   ListenResult result;
+  if (addr.port() != 0 && !portIsFree(addr, stream, &result.error)) return result;
   SocketAddress target = addr;
   for (int i = 0; i < count; ++i) {
     int fd = openOne(target, stream, backlog, &result.error);
