@@ -64,7 +64,7 @@ class AdminServer {
   bool open_ = false;
   net::SocketAddress bound_;
   std::unordered_set<AdminConnection*> connections_;
-  std::array<char, 64 * 1024> read_buffer_{};
+  std::array<char, size_t{64} * 1024> read_buffer_{};
 };
 
 }  // namespace fiberlb::admin

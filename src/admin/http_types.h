@@ -19,7 +19,7 @@ namespace fiberlb::admin {
 using Json = nlohmann::ordered_json;
 
 // Largest request body the admin API reads (SPEC §8 bodies are small JSON objects).
-inline constexpr size_t kMaxBodyBytes = 1024 * 1024;
+inline constexpr size_t kMaxBodyBytes = size_t{1024} * 1024;
 
 struct Request {
   std::string method;  // "GET", "POST", ... (HEAD is routed as GET by the server)

@@ -35,7 +35,7 @@ ControlLoop::~ControlLoop() {
   uv_loop_close(&loop_);
 }
 
-int ControlLoop::run(std::shared_ptr<const config::Config> initial) {
+int ControlLoop::run(const std::shared_ptr<const config::Config>& initial) {
   int count = workerCount(*initial);
   listeners_ = std::make_unique<ListenerTable>(count);
 
@@ -148,7 +148,7 @@ bool ControlLoop::servable(const config::LoadBalancer& lb, std::string* error) {
   return true;
 }
 
-void ControlLoop::publish(std::shared_ptr<const proxy::WorkerUpdate> update) {
+void ControlLoop::publish(const std::shared_ptr<const proxy::WorkerUpdate>& update) {
   current_ = update;
   for (auto& worker : workers_)
     worker->publish(update);

@@ -31,7 +31,7 @@ class ControlLoop final : public admin::AdminSource {
 
   // Starts everything with `initial` and runs until shutdown. Returns the exit code
   // (0 clean shutdown, 2 start-up failure).
-  int run(std::shared_ptr<const config::Config> initial);
+  int run(const std::shared_ptr<const config::Config>& initial);
 
  private:
   // Builds the update for `cfg` (opening new listeners). False + message on failure, in
@@ -39,7 +39,7 @@ class ControlLoop final : public admin::AdminSource {
   bool prepare(const std::shared_ptr<const config::Config>& cfg,
                std::shared_ptr<proxy::WorkerUpdate>* update, std::string* error);
   static bool servable(const config::LoadBalancer& lb, std::string* error);
-  void publish(std::shared_ptr<const proxy::WorkerUpdate> update);
+  void publish(const std::shared_ptr<const proxy::WorkerUpdate>& update);
   void reload();
   void beginShutdown(int signum);
   void logListeners(const proxy::WorkerUpdate& update, bool only_new);

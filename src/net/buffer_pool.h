@@ -12,7 +12,7 @@ namespace fiberlb::net {
 // Worker-local: not thread-safe.
 class BufferPool {
  public:
-  static constexpr size_t kBufferSize = 64 * 1024;
+  static constexpr size_t kBufferSize = size_t{64} * 1024;
 
   explicit BufferPool(size_t max_free = 256) : max_free_(max_free) {}
   ~BufferPool() {

@@ -66,7 +66,7 @@ class HttpSession final : public UpstreamOwner {
   enum class Failure { ConnectFailed, ResetBeforeResponse };
 
   HttpSession(Worker* worker, LbRuntime* lb);
-  ~HttpSession() = default;
+  ~HttpSession() override = default;
 
   // Client side (http_session.cc).
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);

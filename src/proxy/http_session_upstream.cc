@@ -205,15 +205,13 @@ bool HttpSession::onResponseHead(http::MessageHead& head) {
   http::ResponseRewrite rw;
   rw.client_http10 = client_http10_;
   bool interim = status < 200 && status != 101;
-  if (status == 101) {
-    rw.upgrade = true;
-    response_framing_ = http::BodyFraming::None;
-  } else if (interim || status == 204 || status == 304) {
-    response_framing_ = http::BodyFraming::None;
-  } else if (response_parser_.hasContentLength()) {
+  bool never_body = status < 200 || status == 204 || status == 304;  // RFC 9110 §6.4.1
+  rw.upgrade = status == 101;
+  if (!never_body && response_parser_.hasContentLength()) {
+    // Also for HEAD: the length describes the body a GET would have had.
     response_framing_ = http::BodyFraming::ContentLength;
     rw.content_length = response_parser_.contentLength();
-  } else if (request_is_head_) {
+  } else if (never_body || request_is_head_) {
     response_framing_ = http::BodyFraming::None;
   } else if (client_http10_) {
     response_framing_ = http::BodyFraming::UntilClose;  // HTTP/1.0 has no chunked

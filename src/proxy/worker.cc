@@ -81,11 +81,11 @@ void Worker::onAsync(uv_async_t* handle) {
     std::lock_guard<std::mutex> lock(self->mailbox_mutex_);
     update.swap(self->mailbox_);
   }
-  if (update && !self->draining_) self->applyUpdate(std::move(update));
+  if (update && !self->draining_) self->applyUpdate(update);
   if (self->shutdown_requested_.load() && !self->draining_) self->beginDrain();
 }
 
-void Worker::applyUpdate(std::shared_ptr<const WorkerUpdate> update) {
+void Worker::applyUpdate(const std::shared_ptr<const WorkerUpdate>& update) {
   holds_.push_back(SnapshotHold{update, 0});
   const lb::ClusterSnapshot& snap = *update->snapshot;
   std::unordered_map<std::string, std::unique_ptr<LbRuntime>> next;

@@ -80,7 +80,7 @@ class Worker {
   static void onAsync(uv_async_t* handle);
   static void onSweep(uv_timer_t* handle);
   static void onConnection(uv_stream_t* server, int status);
-  void applyUpdate(std::shared_ptr<const WorkerUpdate> update);
+  void applyUpdate(const std::shared_ptr<const WorkerUpdate>& update);
   void applyLb(size_t index, const WorkerUpdate& update);
   void openListener(LbRuntime* rt, const ListenerSpec& spec);
   void closeListener(LbRuntime* rt);
