@@ -46,6 +46,13 @@ void Parser::reset() {
 }
 
 ParseStatus Parser::execute(const char* base, const char* data, size_t len) {
+  if (llhttp_get_errno(&parser_) != HPE_OK) {
+    // Still paused (a caller that forgot resume()) or failed: llhttp would return at once
+    // with a stale error position. Refuse instead of consuming garbage.
+    consumed_ = 0;
+    error_reason_ = "parser is paused or failed";
+    return ParseStatus::BadMessage;
+  }
   base_ = base;
   head_.base = base;
   consumed_ = len;

@@ -17,6 +17,9 @@ struct ReadBuffer {
   char* data = nullptr;
   size_t used = 0;       // bytes received into data
   size_t parse_pos = 0;  // bytes already handed to the parser
+  // A head is being parsed: llhttp has consumed its bytes, but the head's spans still
+  // point into them, so the buffer must neither be released nor compacted.
+  bool pinned = false;
 
   size_t unparsed() const { return used - parse_pos; }
   bool full() const { return used == BufferPool::kBufferSize; }
@@ -29,7 +32,7 @@ struct ReadBuffer {
   }
   // Returns the buffer to the pool when nothing in it is needed any more.
   void releaseIfEmpty(BufferPool& pool) {
-    if (data != nullptr && parse_pos == used) {
+    if (data != nullptr && parse_pos == used && !pinned) {
       pool.release(data);
       data = nullptr;
       used = parse_pos = 0;
@@ -39,10 +42,11 @@ struct ReadBuffer {
     pool.release(data);
     data = nullptr;
     used = parse_pos = 0;
+    pinned = false;
   }
   // Moves unparsed bytes to the front; only between messages (no head spans alive).
   void compact() {
-    if (parse_pos == 0) return;
+    if (parse_pos == 0 || pinned) return;
     size_t rest = unparsed();
     if (rest > 0) memmove(data, data + parse_pos, rest);
     used = rest;

@@ -5,7 +5,7 @@
 namespace fiberlb::net {
 
 void StreamWriter::add(const char* data, size_t len) {
-  if (len == 0) return;
+  if (len == 0 || write_failed_) return;
   if (!inflight_.empty() || stream_ == nullptr) {
     queue(data, len);  // order: nothing may overtake bytes already queued
     return;
@@ -44,7 +44,7 @@ bool StreamWriter::flush() {
   batched_bytes_ = 0;
   int written = uv_try_write(stream_, batch_, static_cast<unsigned>(count));
   if (written < 0 && written != UV_EAGAIN) {
-    write_failed_ = true;
+    fail();
     return false;
   }
   size_t skip = written > 0 ? static_cast<size_t>(written) : 0;
@@ -58,10 +58,35 @@ bool StreamWriter::flush() {
     queue(batch_[i].base + skip, len - skip);
     skip = 0;
   }
+  maybeShutdown();
   return true;
 }
 
+// The peer is gone: nothing queued will ever be written. Owners learn it from flush()'s
+// result or the drained callback; pending() drops to 0 so nobody waits for it.
+void StreamWriter::fail() {
+  write_failed_ = true;
+  batch_count_ = 0;
+  batched_bytes_ = 0;
+  queued_.clear();
+  if (!writing_) inflight_.clear();  // a uv_write in flight still owns it
+}
+
+void StreamWriter::shutdownWhenDrained() {
+  shutdown_requested_ = true;
+  maybeShutdown();
+}
+
+void StreamWriter::maybeShutdown() {
+  if (!shutdown_requested_ || shutdown_started_ || stream_ == nullptr || write_failed_ ||
+      !inflight_.empty() || batch_count_ != 0)
+    return;
+  shutdown_started_ = true;
+  uv_shutdown(&shutdown_req_, stream_, [](uv_shutdown_t*, int) {});
+}
+
 void StreamWriter::queue(const char* data, size_t len) {
+  if (write_failed_) return;
   if (inflight_.empty()) {
     inflight_.append(data, len);
     startWrite();
@@ -82,7 +107,7 @@ void StreamWriter::startWrite() {
   int rc = uv_write(&req_, stream_, &buf, 1, &StreamWriter::onWrite);
   if (rc < 0) {
     writing_ = false;
-    write_failed_ = true;
+    fail();
     drained_(owner_, rc);
   }
 }
@@ -91,7 +116,7 @@ void StreamWriter::onWrite(uv_write_t* req, int status) {
   auto* self = static_cast<StreamWriter*>(req->data);
   self->writing_ = false;
   if (status < 0) {
-    self->write_failed_ = true;
+    self->fail();
     self->drained_(self->owner_, status);
     return;
   }
@@ -102,6 +127,7 @@ void StreamWriter::onWrite(uv_write_t* req, int status) {
     self->startWrite();
     return;
   }
+  self->maybeShutdown();
   self->drained_(self->owner_, 0);
 }
 
@@ -123,6 +149,7 @@ void StreamWriter::reset() {
   writing_ = false;
   write_failed_ = false;
   wrote_any_ = false;
+  shutdown_requested_ = shutdown_started_ = false;
 }
 
 }  // namespace fiberlb::net

@@ -45,8 +45,14 @@ class StreamWriter {
   // Sends the batch: try_write first, queue the rest. False if the stream failed.
   bool flush();
 
-  // Bytes accepted but not yet handed to the kernel.
-  size_t pending() const { return inflight_.size() + queued_.size() + batched_bytes_; }
+  // Bytes accepted but not yet handed to the kernel (0 once the stream failed: they never
+  // will be, and nobody should wait for them).
+  size_t pending() const {
+    return write_failed_ ? 0 : inflight_.size() + queued_.size() + batched_bytes_;
+  }
+  bool failed() const { return write_failed_; }
+  // Half-close (FIN) once everything accepted so far has been written.
+  void shutdownWhenDrained();
   bool congested() const { return !inflight_.empty(); }
   // True once any byte has been handed to the kernel (retries need to know).
   bool wroteAny() const { return wrote_any_; }
@@ -60,6 +66,8 @@ class StreamWriter {
   static constexpr size_t kScratchSize = 512;
   void queue(const char* data, size_t len);
   void startWrite();
+  void fail();
+  void maybeShutdown();
   static void onWrite(uv_write_t* req, int status);
 
   void* owner_;
@@ -73,6 +81,9 @@ class StreamWriter {
   size_t scratch_used_ = 0;
   std::string inflight_;  // bytes owned by the uv_write in flight
   std::string queued_;    // bytes waiting for the in-flight write to finish
+  uv_shutdown_t shutdown_req_{};
+  bool shutdown_requested_ = false;
+  bool shutdown_started_ = false;
   bool writing_ = false;  // a uv_write owns inflight_
   bool write_failed_ = false;
   bool wrote_any_ = false;

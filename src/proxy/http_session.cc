@@ -53,6 +53,7 @@ void HttpSession::stopReadingClient() {
 void HttpSession::armClientDeadline(TimeoutKind kind) {
   net::DeadlineList& list = kind == TimeoutKind::Head ? lb_->head_deadlines : lb_->idle_deadlines;
   list.arm(&client_deadline_, uv_now(worker_->loop()));
+  client_deadline_kind_ = kind;
 }
 
 void HttpSession::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -66,19 +67,31 @@ void HttpSession::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     self->in_.used += static_cast<size_t>(nread);
     self->handleClientData();
   } else if (nread < 0) {
-    self->handleClientEof();
+    self->handleClientEof(static_cast<int>(nread));
   } else {
     self->in_.releaseIfEmpty(self->worker_->buffers());
   }
 }
 
 void HttpSession::handleClientData() {
+  if (close_when_drained_) {
+    // Answered and closing: whatever the client still sends is read and dropped, so that
+    // closing does not reset the connection under our last response (lingering close).
+    lingered_bytes_ += in_.unparsed();
+    in_.parse_pos = in_.used;
+    in_.releaseIfEmpty(worker_->buffers());
+    if (lingered_bytes_ > kMaxLingerBytes) close();
+    return;
+  }
   if (tunnel_) {
     armClientDeadline(TimeoutKind::Idle);
     if (upstream_ != nullptr) {
       upstream_->writer.add(in_.data + in_.parse_pos, in_.unparsed());
       in_.parse_pos = in_.used;
-      upstream_->writer.flush();
+      if (!upstream_->writer.flush()) {
+        close();
+        return;
+      }
       if (upstream_->writer.congested()) stopReadingClient();
     }
     in_.releaseIfEmpty(worker_->buffers());
@@ -92,15 +105,19 @@ void HttpSession::handleClientData() {
   parseRequests();
 }
 
-void HttpSession::handleClientEof() {
+void HttpSession::handleClientEof(int status) {
   client_eof_ = true;
   reading_client_ = false;
+  if (status != UV_EOF || close_when_drained_) {
+    close();  // a reset, or the lingering close is over
+    return;
+  }
   if (tunnel_) {
     // Half-close: pass it on; the backend may still have bytes for the client.
     if (upstream_ != nullptr && !upstream_eof_) {
       upstream_->shutdownWrite();
     } else {
-      close();
+      closeAfterWrites();
     }
     return;
   }
@@ -113,42 +130,64 @@ void HttpSession::handleClientEof() {
 }
 
 void HttpSession::parseRequests() {
-  while (!closing_ && in_.unparsed() > 0 && !(in_exchange_ && request_complete_)) {
+  parsing_ = true;
+  while (!closing_ && !close_when_drained_ && in_.unparsed() > 0 &&
+         !(in_exchange_ && request_complete_)) {
     if (!request_parser_.inMessage()) {
       in_.compact();  // between messages no head spans are alive
-      if (!in_exchange_) armClientDeadline(TimeoutKind::Head);
+      // The head timeout runs from the first byte of a request (from the accept for the
+      // first one: it is already armed then).
+      if (!in_exchange_ && client_deadline_kind_ != TimeoutKind::Head)
+        armClientDeadline(TimeoutKind::Head);
     }
     http::ParseStatus status =
         request_parser_.execute(in_.data, in_.data + in_.parse_pos, in_.unparsed());
     in_.parse_pos += request_parser_.consumed();
-    if (upstream_ != nullptr) upstream_->writer.flush();
-    switch (status) {
-      case http::ParseStatus::Ok:
-      case http::ParseStatus::Paused:
-        break;
-      case http::ParseStatus::Upgrade:
-        // Bytes after the head belong to the tunnel; they stay in in_ until the 101.
-        upgrade_requested_ = true;
-        return;
-      case http::ParseStatus::Aborted:
-        return;  // the exchange already answered or closed
-      case http::ParseStatus::HeadTooLarge:
-        sendError(http::ProxyError::HeadersTooLarge, true);
-        return;
-      case http::ParseStatus::BadMessage:
-        FLB_LOG(Debug, "lb=%s client=%s rejected request: %s", lb_->name.c_str(), client_ip_,
-                request_parser_.errorReason());
-        sendError(http::ProxyError::BadRequest, true);
-        return;
+    in_.pinned = request_parser_.inHead();
+    if (upstream_ != nullptr && !upstream_->writer.flush()) {
+      upstreamWriteFailed();
+      continue;
     }
+    if (pending_error_ && request_complete_) {
+      // A routing failure decided while llhttp was running is answered now, outside it.
+      pending_error_ = false;
+      sendError(pending_error_code_, false);
+      continue;
+    }
+    if (!handleParseStatus(status)) break;
   }
-  if (closing_) return;
+  parsing_ = false;
+  if (closing_ || close_when_drained_) return;
   if (request_parser_.inHead()) {
     if (in_.full()) sendError(http::ProxyError::HeadersTooLarge, true);
     return;  // keep the partial head where it is
   }
   in_.releaseIfEmpty(worker_->buffers());
   if (upstream_ != nullptr && upstream_->writer.congested()) stopReadingClient();
+}
+
+// False when parsing must stop for now.
+bool HttpSession::handleParseStatus(http::ParseStatus status) {
+  switch (status) {
+    case http::ParseStatus::Ok:
+    case http::ParseStatus::Paused:
+      return true;
+    case http::ParseStatus::Upgrade:
+      // Bytes after the head belong to the tunnel; they stay in in_ until the 101.
+      upgrade_requested_ = true;
+      return false;
+    case http::ParseStatus::Aborted:
+      return false;  // the exchange already answered or closed
+    case http::ParseStatus::HeadTooLarge:
+      sendError(http::ProxyError::HeadersTooLarge, true);
+      return false;
+    case http::ParseStatus::BadMessage:
+      FLB_LOG(Debug, "lb=%s client=%s rejected request: %s", lb_->name.c_str(), client_ip_,
+              request_parser_.errorReason());
+      sendError(http::ProxyError::BadRequest, true);
+      return false;
+  }
+  return false;
 }
 
 bool HttpSession::onRequestHead(http::MessageHead& head) {
@@ -160,6 +199,7 @@ bool HttpSession::onRequestHead(http::MessageHead& head) {
   in_exchange_ = true;
   request_complete_ = false;
   response_started_ = response_bytes_ = false;
+  pending_error_ = false;
   tried_count_ = attempts_ = 0;
   client_http10_ = head.http_major == 1 && head.http_minor == 0;
   client_keep_alive_ = request_parser_.keepAlive();
@@ -171,7 +211,8 @@ bool HttpSession::onRequestHead(http::MessageHead& head) {
   http::RequestRewrite rw;
   rw.client_ip = client_ip_;
   rw.default_host = lb_->authority;
-  rw.request_id = std::string_view(request_id_, worker_->nextRequestId(request_id_));
+  if (head.find(http::HeaderKind::XRequestId) < 0)
+    rw.request_id = std::string_view(request_id_, worker_->nextRequestId(request_id_));
   if (request_parser_.chunked()) {
     request_framing_ = http::BodyFraming::Chunked;
   } else if (request_parser_.hasContentLength()) {
@@ -198,12 +239,32 @@ void HttpSession::onRequestBody(const char* data, size_t len) {
   } else {
     w.add(data, len);
   }
+  touchUpstream();
 }
 
 void HttpSession::onRequestComplete() {
   request_complete_ = true;
-  if (upstream_ != nullptr && request_framing_ == http::BodyFraming::Chunked)
+  if (upstream_ == nullptr) return;
+  if (request_framing_ == http::BodyFraming::Chunked)
     upstream_->writer.add(http::kLastChunk.data(), http::kLastChunk.size());
+  touchUpstream();  // upstream_response_ms counts from the end of the request
+}
+
+// Answers with one of our own errors. While the request is still arriving the answer waits
+// until it has been read (and dropped): the client, which may be busy sending and not yet
+// reading, then gets its answer and keeps its connection. client_idle_ms bounds the wait.
+void HttpSession::failRequest(http::ProxyError error) {
+  if (!request_complete_) {
+    pending_error_ = true;
+    pending_error_code_ = error;
+    armClientDeadline(TimeoutKind::Idle);
+    if (!parsing_) {
+      startReadingClient();
+      if (in_.unparsed() > 0) parseRequests();  // body bytes already waiting in in_
+    }
+    return;
+  }
+  sendError(error, false);
 }
 
 void HttpSession::sendError(http::ProxyError error, bool close) {
@@ -217,12 +278,15 @@ void HttpSession::sendError(http::ProxyError error, bool close) {
   close = close || !request_complete_ || !client_keep_alive_ || worker_->draining();
   std::string_view response = http::errorResponse(error, close);
   out_.add(response.data(), response.size());
-  out_.flush();
   response_started_ = true;
+  if (!out_.flush()) {
+    this->close();
+    return;
+  }
   if (close) {
-    close_when_drained_ = true;
-    stopReadingClient();
-    if (out_.pending() == 0) this->close();
+    in_exchange_ = false;
+    endBackendRequest();
+    closeAfterWrites();
     return;
   }
   finishExchange();
@@ -231,48 +295,90 @@ void HttpSession::sendError(http::ProxyError error, bool close) {
 // The response is complete (or an error was sent): back to waiting for the next request.
 void HttpSession::finishExchange() {
   in_exchange_ = false;
+  // An upgrade that was refused leaves llhttp in its upgrade state: the connection cannot
+  // carry another request.
+  bool must_close = close_after_response_ || !client_keep_alive_ || upgrade_requested_ ||
+                    !request_complete_ || worker_->draining();
   upgrade_requested_ = false;
   endBackendRequest();
-  if (close_after_response_ || !client_keep_alive_ || worker_->draining()) {
-    close_when_drained_ = true;
-    if (out_.pending() == 0) close();
+  if (must_close) {
+    closeAfterWrites();
     return;
   }
   request_parser_.resume();
   armClientDeadline(TimeoutKind::Idle);
   startReadingClient();
-  if (in_.unparsed() > 0) parseRequests();  // pipelined requests already here
+  // Pipelined requests already here; the loop in parseRequests picks them up itself.
+  if (in_.unparsed() > 0 && !parsing_) parseRequests();
+}
+
+// Ends the connection once everything queued for the client is written. Until then the
+// idle deadline bounds a client that stops reading.
+void HttpSession::closeAfterWrites() {
+  if (closing_) return;
+  close_when_drained_ = true;
+  armClientDeadline(TimeoutKind::Idle);
+  if (out_.pending() == 0) closeOrLinger();
+}
+
+// Closing with unread request bytes in the kernel would make it send a reset that can
+// destroy our last response at the client; in that case send FIN and read (and drop) what
+// the client still sends, for at most client_header_ms or kMaxLingerBytes.
+void HttpSession::closeOrLinger() {
+  if (client_eof_ || (request_complete_ && in_.unparsed() == 0)) {
+    close();
+    return;
+  }
+  if (lingering_) return;
+  lingering_ = true;
+  in_.parse_pos = in_.used;
+  in_.release(worker_->buffers());
+  out_.shutdownWhenDrained();
+  armClientDeadline(TimeoutKind::Head);
+  startReadingClient();
 }
 
 void HttpSession::onClientDrained(void* self_ptr, int status) {
   auto* self = static_cast<HttpSession*>(self_ptr);
-  if (self->closing_) return;
-  if (status < 0 || self->close_when_drained_) {
+  if (self->closing_ || self->lingering_) return;
+  if (status < 0) {
     self->close();
     return;
   }
+  if (self->close_when_drained_) {
+    self->closeOrLinger();
+    return;
+  }
+  // The client is reading: an idle keep-alive connection starts idling from here.
+  if (!self->in_exchange_) self->armClientDeadline(TimeoutKind::Idle);
   // Back-pressure released: let the backend's bytes flow again.
-  if (self->upstream_ != nullptr) self->upstream_->startReading();
+  if (self->upstream_ != nullptr) {
+    self->touchUpstream();
+    self->upstream_->startReading();
+  }
 }
 
 void HttpSession::onTimeout(TimeoutKind kind) {
   if (closing_) return;
   switch (kind) {
     case TimeoutKind::Head:
-      if (request_parser_.inMessage() || in_.unparsed() > 0) {
-        request_complete_ = true;  // nothing more will be read for this request
+      if (lingering_ || close_when_drained_) {
+        close();
+      } else if (request_parser_.inMessage() || in_.unparsed() > 0) {
         sendError(http::ProxyError::RequestTimeout, true);
       } else {
         close();  // connected but never sent a byte
       }
       return;
     case TimeoutKind::Idle:
-      close();
+      close();  // idle keep-alive, a stalled tunnel, or a client that stopped reading
       return;
     case TimeoutKind::Connect:
+      last_connect_status_ = UV_ETIMEDOUT;
       failAttempt(Failure::ConnectFailed);
       return;
     case TimeoutKind::Response:
+      // No progress from the backend (or towards it) for upstream_response_ms.
       releaseUpstream(false);
       sendError(http::ProxyError::GatewayTimeout, !request_complete_);
       return;
@@ -282,7 +388,7 @@ void HttpSession::onTimeout(TimeoutKind kind) {
 void HttpSession::drain() {
   if (closing_) return;
   if (!in_exchange_ && !request_parser_.inMessage()) {
-    close();
+    closeAfterWrites();
   } else {
     close_after_response_ = true;
   }

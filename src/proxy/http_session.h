@@ -74,8 +74,12 @@ class HttpSession final : public UpstreamOwner {
   static void onClientDrained(void* self, int status);
   static void onClose(uv_handle_t* handle);
   void handleClientData();
-  void handleClientEof();
+  void handleClientEof(int status);
   void parseRequests();
+  bool handleParseStatus(http::ParseStatus status);
+  void failRequest(http::ProxyError error);
+  void closeAfterWrites();
+  void closeOrLinger();
   bool onRequestHead(http::MessageHead& head);
   void onRequestBody(const char* data, size_t len);
   void onRequestComplete();
@@ -100,6 +104,8 @@ class HttpSession final : public UpstreamOwner {
   void startTunnel();
   void relayTunnel(UpstreamConn* up);
   void endBackendRequest();
+  void touchUpstream();
+  void upstreamWriteFailed();
 
   Worker* worker_;
   LbRuntime* lb_;
@@ -126,7 +132,14 @@ class HttpSession final : public UpstreamOwner {
   int attempts_ = 0;
   http::BodyFraming request_framing_ = http::BodyFraming::None;
   http::BodyFraming response_framing_ = http::BodyFraming::None;
+  static constexpr size_t kMaxLingerBytes = size_t{64} << 20;
+  size_t lingered_bytes_ = 0;
+  http::ProxyError pending_error_code_{};
+  TimeoutKind client_deadline_kind_ = TimeoutKind::Head;
   int last_connect_status_ = 0;
+  bool parsing_ = false;        // inside parseRequests(): no re-entry, defer errors
+  bool pending_error_ = false;  // failRequest() during llhttp: answer after the request
+  bool lingering_ = false;      // FIN sent, draining what the client still sends
   bool in_exchange_ = false;
   bool request_is_head_ = false;
   bool response_complete_ = false;

@@ -18,7 +18,7 @@ void HttpSession::startAttempt() {
     lb::BackendState* backend = lb_->picker != nullptr ? lb_->picker->pick(ctx) : nullptr;
     if (backend == nullptr) {
       // Nothing eligible (left): the request never reached a backend.
-      sendError(http::ProxyError::NoHealthyBackend, !request_complete_);
+      failRequest(http::ProxyError::NoHealthyBackend);
       return;
     }
     ++attempts_;
@@ -27,7 +27,7 @@ void HttpSession::startAttempt() {
     backend->failures_total.fetch_add(1, std::memory_order_relaxed);
     if (tried_count_ < kMaxTried) tried_[tried_count_++] = backend;
     if (attempts_ > lb_->config().retries.max) {
-      sendError(http::ProxyError::NoHealthyBackend, !request_complete_);
+      failRequest(http::ProxyError::NoHealthyBackend);
       return;
     }
   }
@@ -55,14 +55,19 @@ bool HttpSession::connectTo(lb::BackendState* backend) {
   response_parser_.setSkipBody(request_is_head_);
   response_bytes_ = false;
   up->writer.add(unsent_.empty() ? request_head_ : unsent_);
-  up->writer.flush();
+  bool flushed = up->writer.flush();
   unsent_.clear();
-  uint64_t now = uv_now(worker_->loop());
   if (up->connected()) {
-    lb_->response_deadlines.arm(&upstream_deadline_, now);
+    touchUpstream();
   } else {
-    lb_->connect_deadlines.arm(&upstream_deadline_, now);
+    lb_->connect_deadlines.arm(&upstream_deadline_, uv_now(worker_->loop()));
   }
+  if (!flushed) {
+    upstreamWriteFailed();
+    return true;  // handled like any failure of this attempt
+  }
+  // A previous attempt may have stopped client reads while it was connecting.
+  if (!request_complete_ && !up->writer.congested()) startReadingClient();
   return true;
 }
 
@@ -72,7 +77,24 @@ void HttpSession::onUpstreamConnected(UpstreamConn*, int status) {
     failAttempt(Failure::ConnectFailed);
     return;
   }
-  lb_->response_deadlines.arm(&upstream_deadline_, uv_now(worker_->loop()));
+  touchUpstream();
+}
+
+// upstream_response_ms bounds a backend that makes no progress: re-armed (two pointer
+// updates) whenever bytes move between us and the backend, so it also catches a backend
+// that stalls mid-body, and a client that stops reading (upstream reads stop with it).
+void HttpSession::touchUpstream() {
+  if (upstream_ != nullptr && upstream_->connected())
+    lb_->response_deadlines.arm(&upstream_deadline_, uv_now(worker_->loop()));
+}
+
+// Writing to the backend failed (it reset): a failed attempt if it sent nothing back yet.
+void HttpSession::upstreamWriteFailed() {
+  if (response_bytes_ || tunnel_) {
+    close();
+  } else {
+    failAttempt(Failure::ResetBeforeResponse);
+  }
 }
 
 bool HttpSession::canRetry(Failure failure) const {
@@ -93,7 +115,8 @@ void HttpSession::failAttempt(Failure failure) {
   // A reused keep-alive connection that the backend had already closed is not the
   // backend's fault: try again on a fresh connection without counting it.
   bool stale = failure == Failure::ResetBeforeResponse && upstream_->reused() &&
-               request_framing_ == http::BodyFraming::None && request_complete_;
+               request_framing_ == http::BodyFraming::None && request_complete_ &&
+               request_idempotent_;
   bool retry = stale || canRetry(failure);
   if (failure == Failure::ConnectFailed && !upstream_->writer.wroteAny()) {
     upstream_->writer.takeUnsent(&unsent_);
@@ -101,7 +124,8 @@ void HttpSession::failAttempt(Failure failure) {
     unsent_ = request_head_;
   }
   releaseUpstream(false);
-  endBackendRequest();
+  // Everything about `failed` happens before endBackendRequest(): releasing the snapshot
+  // hold may free a backend that a reload removed.
   if (stale) {
     --attempts_;
   } else {
@@ -113,11 +137,11 @@ void HttpSession::failAttempt(Failure failure) {
                                               : "reset before response",
             retry ? ", retrying" : "");
   }
+  endBackendRequest();
   if (!retry) {
     unsent_.clear();
-    sendError(failure == Failure::ConnectFailed ? http::ProxyError::NoHealthyBackend
-                                                : http::ProxyError::BadGateway,
-              !request_complete_);
+    failRequest(failure == Failure::ConnectFailed ? http::ProxyError::NoHealthyBackend
+                                                  : http::ProxyError::BadGateway);
     return;
   }
   worker_->countRetry();
@@ -151,6 +175,7 @@ void HttpSession::onUpstreamData(UpstreamConn* up) {
     return;
   }
   response_bytes_ = true;
+  touchUpstream();
   parseResponse();
 }
 
@@ -161,7 +186,11 @@ void HttpSession::parseResponse() {
     http::ParseStatus status =
         response_parser_.execute(in.data, in.data + in.parse_pos, in.unparsed());
     in.parse_pos += response_parser_.consumed();
-    out_.flush();
+    in.pinned = response_parser_.inHead();
+    if (!out_.flush()) {
+      close();
+      return;
+    }
     switch (status) {
       case http::ParseStatus::Ok:
         break;
@@ -200,7 +229,6 @@ void HttpSession::parseResponse() {
 }
 
 bool HttpSession::onResponseHead(http::MessageHead& head) {
-  upstream_deadline_.disarm();
   int status = head.status;
   http::ResponseRewrite rw;
   rw.client_http10 = client_http10_;
@@ -231,7 +259,8 @@ bool HttpSession::onResponseHead(http::MessageHead& head) {
   // Captured now: llhttp clears its flags once the message completes.
   upstream_keep_alive_ = response_parser_.keepAlive();
   http::writeDownstreamResponse(head, rw, &response_head_);
-  out_.add(response_head_);
+  // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
+  if (!(interim && client_http10_)) out_.add(response_head_);
   response_started_ = !interim;
   return true;
 }
@@ -256,7 +285,10 @@ void HttpSession::onResponseComplete() {
 }
 
 void HttpSession::completeResponse() {
-  out_.flush();
+  if (!out_.flush()) {
+    close();
+    return;
+  }
   UpstreamConn* up = upstream_;
   bool reusable = upstream_keep_alive_ && request_complete_ && up->writer.pending() == 0 &&
                   up->in.unparsed() == 0 && !worker_->draining();
@@ -266,10 +298,14 @@ void HttpSession::completeResponse() {
 
 void HttpSession::onUpstreamClosed(UpstreamConn* up, int status) {
   if (tunnel_) {
+    // Half-close: pass the FIN on and keep relaying the other way until the client ends.
     upstream_eof_ = true;
     relayTunnel(up);
-    close_when_drained_ = true;
-    if (out_.pending() == 0) close();
+    if (client_eof_ || status != UV_EOF) {
+      closeAfterWrites();
+    } else {
+      out_.shutdownWhenDrained();
+    }
     return;
   }
   if (!response_bytes_) {
@@ -295,8 +331,10 @@ void HttpSession::onUpstreamDrained(UpstreamConn*, int status) {
     }
     return;
   }
-  // Back-pressure on the backend side released: read more of the request body.
-  if (!request_complete_ || tunnel_) startReadingClient();
+  // Back-pressure on the backend side released: read more of the request body (or the
+  // next pipelined request, which waits in in_ anyway).
+  touchUpstream();
+  if (!close_when_drained_) startReadingClient();
 }
 
 void HttpSession::startTunnel() {
@@ -305,6 +343,7 @@ void HttpSession::startTunnel() {
   armClientDeadline(TimeoutKind::Idle);
   FLB_LOG(Debug, "lb=%s client=%s upgraded to a tunnel", lb_->name.c_str(), client_ip_);
   // Bytes that arrived behind the heads belong to the tunnel.
+  in_.pinned = upstream_->in.pinned = false;
   if (upstream_->in.unparsed() > 0) relayTunnel(upstream_);
   if (in_.unparsed() > 0) {
     upstream_->writer.add(in_.data + in_.parse_pos, in_.unparsed());
@@ -312,6 +351,7 @@ void HttpSession::startTunnel() {
     upstream_->writer.flush();
   }
   in_.releaseIfEmpty(worker_->buffers());
+  if (client_eof_) upstream_->shutdownWrite();  // the client finished before the 101
   startReadingClient();
 }
 
@@ -319,7 +359,10 @@ void HttpSession::relayTunnel(UpstreamConn* up) {
   net::ReadBuffer& in = up->in;
   out_.add(in.data + in.parse_pos, in.unparsed());
   in.parse_pos = in.used;
-  out_.flush();
+  if (!out_.flush()) {
+    close();
+    return;
+  }
   in.releaseIfEmpty(worker_->buffers());
   armClientDeadline(TimeoutKind::Idle);
   if (out_.congested()) up->stopReading();

@@ -1,5 +1,5 @@
 #pragma once
-// A load balancer as one worker runs it: its listener, its picker and its timeout lists.
+// A load balancer as one worker runs it: its picker and its timeout lists.
 // Keyed by LB name, it survives reloads of that LB so connections and timeouts carry over.
 
 #include <uv.h>
@@ -29,8 +29,6 @@ struct LbRuntime {
   net::DeadlineList connect_deadlines;   // connect_ms
   net::DeadlineList response_deadlines;  // upstream_response_ms
 
-  uv_tcp_t* listener = nullptr;  // null once closed (removed LB, shutdown)
-  std::string listener_key;
   std::string authority;  // "vip:port" actually bound: Host for HTTP/1.0 requests without one
   int64_t sessions = 0;   // open client connections
   bool removed = false;   // gone from the config; freed when sessions reach 0

@@ -51,7 +51,7 @@ void UpstreamConn::stopReading() {
 
 void UpstreamConn::shutdownWrite() {
   if (closing_ || !connected_) return;
-  uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), [](uv_shutdown_t*, int) {});
+  writer.shutdownWhenDrained();
 }
 
 void UpstreamConn::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {

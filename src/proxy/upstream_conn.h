@@ -73,7 +73,6 @@ class UpstreamConn {
   UpstreamOwner* owner_;
   uv_tcp_t tcp_{};
   uv_connect_t connect_req_{};
-  uv_shutdown_t shutdown_req_{};
   bool connected_ = false;
   bool reading_ = false;
   bool closing_ = false;

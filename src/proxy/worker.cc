@@ -89,6 +89,7 @@ void Worker::applyUpdate(const std::shared_ptr<const WorkerUpdate>& update) {
   holds_.push_back(SnapshotHold{update, 0});
   const lb::ClusterSnapshot& snap = *update->snapshot;
   std::unordered_map<std::string, std::unique_ptr<LbRuntime>> next;
+  std::unordered_map<std::string, uv_tcp_t*> next_listeners;
   for (size_t i = 0; i < snap.lbs.size(); ++i) {
     const config::LoadBalancer& cfg = *snap.lbs[i].config;
     if (cfg.protocol != config::Protocol::Http) continue;  // L4 arrives with its own issue
@@ -106,12 +107,28 @@ void Worker::applyUpdate(const std::shared_ptr<const WorkerUpdate>& update) {
     rt->picker = lb::policyFor(cfg.method).makePicker(snap.lbs[i].endpoints);
     setTimeouts(rt.get());
     const ListenerSpec& spec = update->listeners[i];
-    if (rt->listener_key != spec.key || rt->listener == nullptr) {
-      closeListener(rt.get());
-      openListener(rt.get(), spec);
+    rt->authority = spec.bound.str();
+    // Listener handles follow the socket key, not the LB name: a renamed LB, or two LBs
+    // that swap ports, keep the very same sockets.
+    if (!spec.key.empty()) {
+      auto found = listeners_.find(spec.key);
+      uv_tcp_t* tcp = nullptr;
+      if (found != listeners_.end()) {
+        tcp = found->second;
+        listeners_.erase(found);
+      } else {
+        tcp = openListener(spec, cfg.name);
+      }
+      if (tcp != nullptr) {
+        tcp->data = rt.get();
+        next_listeners.emplace(spec.key, tcp);
+      }
     }
     next.emplace(cfg.name, std::move(rt));
   }
+  for (auto& [key, tcp] : listeners_)
+    closeListener(tcp);  // keys no LB uses any more
+  listeners_ = std::move(next_listeners);
   // What is left in lbs_ was removed from the config.
   auto previous = std::next(holds_.rbegin());
   for (auto& [name, rt] : lbs_) {
@@ -126,34 +143,27 @@ void Worker::applyUpdate(const std::shared_ptr<const WorkerUpdate>& update) {
   }
 }
 
-void Worker::openListener(LbRuntime* rt, const ListenerSpec& spec) {
-  rt->listener_key = spec.key;
-  rt->authority = spec.bound.str();
-  if (static_cast<size_t>(index_) >= spec.fds.size()) return;
+uv_tcp_t* Worker::openListener(const ListenerSpec& spec, const std::string& lb_name) {
+  if (static_cast<size_t>(index_) >= spec.fds.size()) return nullptr;
   auto* tcp = new uv_tcp_t;
   uv_tcp_init(&loop_, tcp);
-  tcp->data = rt;
   int rc = uv_tcp_open(tcp, spec.fds[static_cast<size_t>(index_)]);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 4096, &Worker::onConnection);
   if (rc != 0) {
     FLB_LOG(Error, "worker %d: cannot listen on %s for lb=%s: %s", index_, spec.bound.str().c_str(),
-            rt->name.c_str(), uv_strerror(rc));
-    uv_close(reinterpret_cast<uv_handle_t*>(tcp),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-    return;
+            lb_name.c_str(), uv_strerror(rc));
+    closeListener(tcp);
+    return nullptr;
   }
-  rt->listener = tcp;
+  return tcp;
 }
 
-void Worker::closeListener(LbRuntime* rt) {
-  if (rt->listener == nullptr) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(rt->listener),
+void Worker::closeListener(uv_tcp_t* tcp) {
+  uv_close(reinterpret_cast<uv_handle_t*>(tcp),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-  rt->listener = nullptr;
 }
 
 void Worker::retireLb(LbRuntime* rt) {
-  closeListener(rt);
   rt->removed = true;
   retired_.emplace_back(rt);
   for (HttpSession* s = sessions_; s != nullptr;) {
@@ -164,12 +174,12 @@ void Worker::retireLb(LbRuntime* rt) {
 }
 
 void Worker::closeIdleOfRemovedBackends() {
-  std::vector<bool> live(idle_.size(), false);
+  live_slots_.assign(std::max<size_t>(idle_.size(), holds_.back().update->addresses.size()), false);
   for (const lb::LbSnapshot& lb : holds_.back().update->snapshot->lbs)
     for (const lb::BackendState::Ptr& b : lb.backends)
-      if (b->slot() < live.size()) live[b->slot()] = true;
+      live_slots_[b->slot()] = true;
   for (size_t slot = 0; slot < idle_.size(); ++slot) {
-    if (live[slot]) continue;
+    if (live_slots_[slot]) continue;
     while (idle_[slot].head != nullptr)
       discardIdle(idle_[slot].head);
   }
@@ -202,7 +212,10 @@ void Worker::putIdle(UpstreamConn* up) {
   uint32_t slot = up->backend()->slot();
   if (slot >= idle_.size()) idle_.resize(slot + 1);
   IdlePool& pool = idle_[slot];
-  if (pool.count >= kMaxIdlePerBackend || draining_) {
+  // A backend a reload removed: its BackendState may go away with the last exchange's
+  // snapshot, so its connections must not outlive that exchange in the pool.
+  bool live = slot < live_slots_.size() && live_slots_[slot];
+  if (!live || pool.count >= kMaxIdlePerBackend || draining_) {
     up->close();
     return;
   }
@@ -304,8 +317,9 @@ void Worker::sweep() {
 
 void Worker::beginDrain() {
   draining_ = true;
-  for (auto& [name, rt] : lbs_)
-    closeListener(rt.get());
+  for (auto& [key, tcp] : listeners_)
+    closeListener(tcp);
+  listeners_.clear();
   for (HttpSession* s = sessions_; s != nullptr;) {
     HttpSession* next = s->next;
     s->drain();

@@ -82,8 +82,8 @@ class Worker {
   static void onConnection(uv_stream_t* server, int status);
   void applyUpdate(const std::shared_ptr<const WorkerUpdate>& update);
   void applyLb(size_t index, const WorkerUpdate& update);
-  void openListener(LbRuntime* rt, const ListenerSpec& spec);
-  void closeListener(LbRuntime* rt);
+  uv_tcp_t* openListener(const ListenerSpec& spec, const std::string& lb_name);
+  static void closeListener(uv_tcp_t* tcp);
   void retireLb(LbRuntime* rt);
   void closeIdleOfRemovedBackends();
   void sweep();
@@ -108,9 +108,11 @@ class Worker {
 
   std::list<SnapshotHold> holds_;  // back() is the current update
   std::unordered_map<std::string, std::unique_ptr<LbRuntime>> lbs_;
-  std::vector<std::unique_ptr<LbRuntime>> retired_;  // removed LBs with sessions left
-  std::vector<IdlePool> idle_;                       // by BackendState::slot()
-  HttpSession* sessions_ = nullptr;                  // intrusive list
+  std::vector<std::unique_ptr<LbRuntime>> retired_;       // removed LBs with sessions left
+  std::vector<IdlePool> idle_;                            // by BackendState::slot()
+  std::vector<bool> live_slots_;                          // slots of the current snapshot
+  std::unordered_map<std::string, uv_tcp_t*> listeners_;  // by ListenerSpec::key
+  HttpSession* sessions_ = nullptr;                       // intrusive list
   bool draining_ = false;
   bool closed_ = false;
   uint64_t request_seed_ = 0;
