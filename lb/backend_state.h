@@ -16,8 +16,7 @@ class BackendState {
  public:
   using Ptr = std::shared_ptr<BackendState>;
 
-  BackendState(std::string lb, std::string name, std::string address, int port,
-               uint32_t slot)
+  BackendState(std::string lb, std::string name, std::string address, int port, uint32_t slot)
       : lb_(std::move(lb)),
         name_(std::move(name)),
         address_(std::move(address)),
