@@ -144,10 +144,8 @@ void HttpSession::parseRequests() {
         request_parser_.execute(in_.data, in_.data + in_.parse_pos, in_.unparsed());
     in_.parse_pos += request_parser_.consumed();
     in_.pinned = request_parser_.inHead();
-    if (upstream_ != nullptr && !upstream_->writer.flush()) {
-      upstreamWriteFailed();
-      continue;
-    }
+    if (upstream_ != nullptr && !upstream_->writer.flush()) upstreamWriteFailed();
+    if (closing_ || close_when_drained_) break;
     if (pending_error_ && request_complete_) {
       // A routing failure decided while llhttp was running is answered now, outside it.
       pending_error_ = false;
