@@ -9,7 +9,11 @@
 namespace fiberlb::control {
 
 std::string ListenerTable::keyOf(const config::LoadBalancer& lb) {
-  return std::string(config::toString(lb.protocol)) + " " + lb.vip + ":" + std::to_string(lb.port);
+  std::string key =
+      std::string(config::toString(lb.protocol)) + " " + lb.vip + ":" + std::to_string(lb.port);
+  // Every `port = 0` listener is its own ephemeral socket, not one shared by address.
+  if (lb.port == 0) key += " " + lb.name;
+  return key;
 }
 
 bool ListenerTable::ensure(const config::LoadBalancer& lb, proxy::ListenerSpec* spec,

@@ -3,12 +3,28 @@
 
 #include "src/proxy/http_session.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include "src/http/error_response.h"
 #include "src/proxy/lb_runtime.h"
 #include "src/proxy/worker.h"
 #include "src/util/log.h"
 
 namespace fiberlb::proxy {
+namespace {
+
+// Bytes of our response the client has not acknowledged yet. Closing now would turn any
+// late byte from the client into a reset that destroys them, so we linger instead. On a
+// healthy connection with a small response this is 0 and we close at once.
+bool kernelStillSending(uv_tcp_t* tcp) {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) != 0) return false;
+  int unsent = 0;
+  return ioctl(fd, SIOCOUTQ, &unsent) == 0 && unsent > 0;
+}
+
+}  // namespace
 
 HttpSession::HttpSession(Worker* worker, LbRuntime* lb)
     : worker_(worker), lb_(lb), out_(this, &HttpSession::onClientDrained) {
@@ -319,11 +335,12 @@ void HttpSession::closeAfterWrites() {
   if (out_.pending() == 0) closeOrLinger();
 }
 
-// Closing with unread request bytes in the kernel would make it send a reset that can
-// destroy our last response at the client; in that case send FIN and read (and drop) what
-// the client still sends, for at most client_header_ms or kMaxLingerBytes.
+// Closing while the client may still send (unread request bytes) or while our response is
+// still in flight would let the kernel answer a late client byte with a reset that destroys
+// the response; in those cases send FIN and read (and drop) what the client still sends, for
+// at most client_header_ms or kMaxLingerBytes (RFC 9112 §9.6).
 void HttpSession::closeOrLinger() {
-  if (client_eof_ || (request_complete_ && in_.unparsed() == 0)) {
+  if (client_eof_ || (request_complete_ && in_.unparsed() == 0 && !kernelStillSending(&tcp_))) {
     close();
     return;
   }
