@@ -12,51 +12,13 @@
 
 #include "lb/backend_state.h"
 #include "lb/picker.h"
+#include "tests/unit/lb/endpoint_pool.h"
 
 namespace fiberlb::lb {
 namespace {
 
-// "b" + std::to_string(i) trips GCC 12's false -Wrestrict (GCC bug 105329) at -O2.
-std::string backendName(size_t i) {
-  std::string name = std::to_string(i);
-  name.insert(0, 1, 'b');
-  return name;
-}
-
-class Pool {
- public:
-  explicit Pool(const std::vector<int>& weights) {
-    for (size_t i = 0; i < weights.size(); ++i) {
-      states_.push_back(std::make_unique<BackendState>("lb", backendName(static_cast<size_t>(i)),
-                                                       "127.0.0.1", 8000 + static_cast<int>(i),
-                                                       static_cast<uint32_t>(i)));
-      endpoints_.push_back(Endpoint{states_.back().get(), weights[i]});
-    }
-  }
-  std::span<const Endpoint> endpoints() const { return endpoints_; }
-  BackendState* at(size_t i) const { return states_[i].get(); }
-  size_t size() const { return states_.size(); }
-  int indexOf(const BackendState* b) const {
-    for (size_t i = 0; i < states_.size(); ++i)
-      if (states_[i].get() == b) return static_cast<int>(i);
-    return -1;
-  }
-  void setActive(const std::vector<int64_t>& active) {
-    for (size_t i = 0; i < active.size(); ++i)
-      states_[i]->active_requests.store(active[i]);
-  }
-
- private:
-  std::vector<std::unique_ptr<BackendState>> states_;
-  std::vector<Endpoint> endpoints_;
-};
-
-PickContext triedCtx(const BackendState* const* tried, size_t n) {
-  PickContext ctx;
-  ctx.tried = tried;
-  ctx.tried_count = n;
-  return ctx;
-}
+using test_support::Pool;
+using test_support::triedCtx;
 
 TEST(LeastConnPickerTest, EmptyReturnsNull) {
   LeastConnPicker picker({});
