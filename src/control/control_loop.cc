@@ -63,7 +63,7 @@ int ControlLoop::run(const std::shared_ptr<const config::Config>& initial) {
     return 2;
   }
   for (int i = 0; i < count; ++i)
-    workers_.push_back(std::make_unique<proxy::Worker>(i, count));
+    workers_.push_back(std::make_unique<proxy::Worker>(i));
   publish(update);
   for (auto& worker : workers_)
     worker->start();

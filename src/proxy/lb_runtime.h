@@ -31,7 +31,6 @@ struct LbRuntime {
 
   std::string authority;  // "vip:port" actually bound: Host for HTTP/1.0 requests without one
   int64_t sessions = 0;   // open client connections
-  bool removed = false;   // gone from the config; freed when sessions reach 0
   // Keeps `snap` valid after removal, when newer snapshots no longer contain this LB.
   std::shared_ptr<const lb::ClusterSnapshot> retained;
 

@@ -27,7 +27,7 @@ void expire(net::DeadlineList& list, uint64_t now, HttpSession::TimeoutKind kind
 
 }  // namespace
 
-Worker::Worker(int index, int count) : index_(index), count_(count) {
+Worker::Worker(int index) : index_(index) {
   // Initialised here, on the control thread, so that publish() may uv_async_send before the
   // worker thread has started; the thread start orders these writes before the loop runs.
   uv_loop_init(&loop_);
@@ -164,7 +164,6 @@ void Worker::closeListener(uv_tcp_t* tcp) {
 }
 
 void Worker::retireLb(LbRuntime* rt) {
-  rt->removed = true;
   retired_.emplace_back(rt);
   for (HttpSession* s = sessions_; s != nullptr;) {
     HttpSession* next = s->next;

@@ -40,7 +40,7 @@ struct WorkerStats {
 
 class Worker {
  public:
-  Worker(int index, int count);
+  explicit Worker(int index);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -92,7 +92,6 @@ class Worker {
   void unlinkIdle(UpstreamConn* up);
 
   const int index_;
-  const int count_;
   std::thread thread_;
   uv_loop_t loop_{};
   uv_async_t async_{};
