@@ -29,16 +29,16 @@ TEST(Reload, WeightChangeUnderLoadFailsNoRequestAndAppliesTheNewWeights) {
   EXPECT_EQ(during.failures, 0) << ::testing::PrintToString(during.errors);
   EXPECT_GT(during.by_backend["a"], 0);
   EXPECT_GT(during.by_backend["b"], 0);
-  // Once switched, a never receives traffic again.
+  // Once switched, a never receives new traffic. With one worker, the first response from
+  // b proves the new snapshot is in use; after it only requests already in flight on a can
+  // still complete there — at most one per client thread, however slow the machine is.
   size_t first_b = 0;
   while (first_b < during.sequence.size() && during.sequence[first_b] != "b")
     ++first_b;
-  for (size_t i = first_b; i < during.sequence.size(); ++i) {
-    if (during.sequence[i] == "a") {
-      // Requests of the other client thread may still have been in flight on a.
-      EXPECT_LT(i, first_b + 4) << "request " << i << " went to weight-0 backend a";
-    }
-  }
+  int late_a = 0;
+  for (size_t i = first_b; i < during.sequence.size(); ++i)
+    late_a += during.sequence[i] == "a" ? 1 : 0;
+  EXPECT_LE(late_a, 2) << "requests went to weight-0 backend a after the switch";
 
   TrafficResult after = sendRequests(lb.port(), 40, deadlineIn(20000));
   EXPECT_EQ(after.failures, 0) << ::testing::PrintToString(after.errors);
