@@ -297,13 +297,8 @@ void HttpSession::sendError(http::ProxyError error, bool close) {
     this->close();
     return;
   }
-  if (close) {
-    in_exchange_ = false;
-    endBackendRequest();
-    closeAfterWrites();
-    return;
-  }
-  finishExchange();
+  if (close) close_after_response_ = true;
+  finishExchange();  // closes after the writes when close_after_response_ is set
 }
 
 // The response is complete (or an error was sent): back to waiting for the next request.
