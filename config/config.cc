@@ -138,4 +138,12 @@ const char* toString(Failback f) {
   return nameOf(kFailbacks, f);
 }
 
+const char* toString(AdminState s) {
+  return nameOf(kAdminStates, s);
+}
+
+bool parseAdminState(const std::string& text, AdminState* out) {
+  return valueOf(kAdminStates, text, *out);
+}
+
 }  // namespace fiberlb::config

@@ -17,6 +17,9 @@ enum class Method { RoundRobin, LeastConn, Hash, Random };
 enum class Persistence { None, Cookie, SourceIp };
 enum class HealthCheckType { Http, Tcp, None };
 enum class Failback { Manual, Auto };
+// An operator's switch on one backend (SPEC §8 PATCH): drain = no new requests, in-flight
+// ones finish; disabled = out of rotation. Not a TOML key: set through the admin API.
+enum class AdminState { Enabled, Drain, Disabled };
 
 // Where a value came from, for messages that point the operator at the right line.
 struct SourcePos {
@@ -80,6 +83,8 @@ struct Backend {
   int weight = 100;    // 0..1000
   std::string region;  // never empty after validation: "default" when not given
   bool tls = false;
+  AdminState state = AdminState::Enabled;  // admin API overlay only (lb/admin_overlay.h)
+  std::string node_type;                   // admin API overlay only ("" for file backends)
   SourcePos pos;
 };
 
@@ -220,5 +225,8 @@ const char* toString(Mode m);
 const char* toString(Persistence p);
 const char* toString(HealthCheckType t);
 const char* toString(Failback f);
+const char* toString(AdminState s);
+// Parses "enabled" | "drain" | "disabled". False for anything else.
+bool parseAdminState(const std::string& text, AdminState* out);
 
 }  // namespace fiberlb::config

@@ -57,6 +57,12 @@ inline constexpr std::array<Choice<Failback>, 2> kFailbacks{{
     {"auto", Failback::Auto},
 }};
 
+inline constexpr std::array<Choice<AdminState>, 3> kAdminStates{{
+    {"enabled", AdminState::Enabled},
+    {"drain", AdminState::Drain},
+    {"disabled", AdminState::Disabled},
+}};
+
 template <typename E, size_t N>
 const char* nameOf(const std::array<Choice<E>, N>& choices, E value) {
   for (const Choice<E>& c : choices) {
