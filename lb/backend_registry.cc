@@ -21,7 +21,20 @@ BackendState::Ptr BackendRegistry::find(std::string_view lb, std::string_view na
   return it == entries_.end() ? nullptr : it->second;
 }
 
+LbStats::Ptr BackendRegistry::acquireLbStats(std::string_view lb) {
+  auto it = lb_stats_.find(lb);
+  if (it != lb_stats_.end()) return it->second;
+  auto stats = std::make_shared<LbStats>(std::string(lb));
+  lb_stats_.emplace(std::string(lb), stats);
+  return stats;
+}
+
 void BackendRegistry::retainOnly(const config::Config& cfg) {
+  std::set<std::string_view> lbs;
+  for (const config::LoadBalancer& lb : cfg.loadbalancers)
+    lbs.insert(lb.name);
+  std::erase_if(lb_stats_, [&](const auto& entry) { return !lbs.contains(entry.first); });
+
   std::set<KeyView, KeyLess> keep;
   for (const config::LoadBalancer& lb : cfg.loadbalancers)
     for (const config::Backend& b : lb.backends)

@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "lb/backend_state.h"
+#include "lb/lb_stats.h"
 
 namespace fiberlb::lb {
 
@@ -35,6 +36,10 @@ class BackendRegistry {
   // gets a fresh object and a fresh slot. Call after building the snapshot of `cfg`.
   void retainOnly(const config::Config& cfg);
 
+  // The long-lived traffic counters of the LB named `lb`, created on first use. They survive
+  // reloads as long as an LB of that name does.
+  LbStats::Ptr acquireLbStats(std::string_view lb);
+
   // One past the highest slot ever handed out: the size for per-slot tables.
   uint32_t slotCount() const { return next_slot_; }
   // Identities currently registered.
@@ -58,6 +63,7 @@ class BackendRegistry {
   };
 
   std::map<Key, BackendState::Ptr, KeyLess> entries_;
+  std::map<std::string, LbStats::Ptr, std::less<>> lb_stats_;
   uint32_t next_slot_ = 0;
 };
 

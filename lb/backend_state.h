@@ -1,6 +1,7 @@
 #pragma once
 // The long-lived state of one backend that every worker must see at once.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -8,8 +9,25 @@
 
 namespace fiberlb::lb {
 
+// Active health of a backend (SPEC §4): unknown until the first check result.
+enum class Health : uint8_t { Unknown, Healthy, Unhealthy };
+const char* toString(Health h);
+
+// What the active checks last concluded, and why. Control loop only: workers never read it
+// (they see health only through the endpoints of a published snapshot).
+struct HealthRecord {
+  Health health = Health::Unknown;
+  std::string reason;              // operator words: "3 consecutive timeouts (500 ms)"
+  int64_t changed_unix_ms = 0;     // when `health` last changed (0 = never)
+  int64_t eligible_since_ms = -1;  // monotonic ms it last became eligible; -1 = not eligible
+  bool was_eligible = false;       // ever eligible (slow start skips the first time)
+  uint64_t checks_passed = 0;      // totals for fiberlb_health_checks_total
+  uint64_t checks_failed = 0;
+  std::string last_result;  // result of the latest check ("ok", "timeout", "status 503")
+};
+
 // Identity = (LB, name, address, port). One object per identity lives across snapshots and
-// reloads (the control loop keeps a registry of them), so counters and — later — health and
+// reloads (the control loop keeps a registry of them), so counters, health and (later)
 // circuit state survive a reload. Workers only touch the relaxed atomics; everything else is
 // immutable after construction.
 class BackendState {
@@ -38,6 +56,11 @@ class BackendState {
   // Monotonic totals for metrics and the admin API.
   std::atomic<uint64_t> requests_total{0};
   std::atomic<uint64_t> failures_total{0};
+  // Responses relayed from this backend by status class: [0] = 1xx ... [4] = 5xx.
+  std::array<std::atomic<uint64_t>, 5> responses_by_class{};
+
+  // Control loop only (health monitor writes, snapshot builder and admin read).
+  HealthRecord health;
 
  private:
   const std::string lb_;

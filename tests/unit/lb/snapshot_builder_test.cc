@@ -215,12 +215,135 @@ TEST(SnapshotBuilderTest, EndpointsDriveThePolicyPicker) {
   EXPECT_EQ(t2, 100);
 }
 
-TEST(SnapshotBuilderTest, EligibilityIsWeightForNow) {
+TEST(SnapshotBuilderTest, EligibilityFollowsWeightAdminStateAndHealth) {
   config::LoadBalancer l;
   BackendState s("lb", "b", "127.0.0.1", 1, 0);
+  // No active checks: Unknown health is eligible, Unhealthy is not.
   EXPECT_TRUE(isEligible(l, backend("b", 1, "r", 1), s));
   EXPECT_FALSE(isEligible(l, backend("b", 1, "r", 0), s));
+  s.health.health = Health::Unhealthy;
+  EXPECT_FALSE(isEligible(l, backend("b", 1, "r", 1), s));
+
+  // With active checks only Healthy is eligible.
+  l.healthcheck.configured = true;
+  s.health.health = Health::Unknown;
+  EXPECT_FALSE(isEligible(l, backend("b", 1, "r", 1), s));
+  s.health.health = Health::Healthy;
+  EXPECT_TRUE(isEligible(l, backend("b", 1, "r", 1), s));
+  l.healthcheck.type = config::HealthCheckType::None;  // "none" = no active checks
+  s.health.health = Health::Unknown;
+  EXPECT_TRUE(isEligible(l, backend("b", 1, "r", 1), s));
+
+  config::Backend drained = backend("b", 1, "r", 1);
+  drained.state = config::AdminState::Drain;
+  EXPECT_FALSE(isEligible(l, drained, s));
+  drained.state = config::AdminState::Disabled;
+  EXPECT_FALSE(isEligible(l, drained, s));
   EXPECT_EQ(effectiveWeight(l, backend("b", 1, "r", 250), s), 250);
+}
+
+TEST(SnapshotBuilderTest, SlowStartRampsOnlyAfterComingBack) {
+  auto cfg = twoRegionConfig();
+  cfg->loadbalancers[0].healthcheck.slow_start_sec = 10;
+  BackendRegistry reg;
+  RoutingInputs in;
+  in.now_ms = 1000;
+  auto snap = buildSnapshot(cfg, reg, 1, in);
+  EXPECT_EQ(snap->lbs[0].endpoints[0].weight, 3);  // first eligibility: no ramp
+  EXPECT_FALSE(snap->ramping);
+
+  BackendState& t1 = *snap->lbs[0].backends[0];
+  t1.health.health = Health::Unhealthy;
+  in.now_ms = 2000;
+  EXPECT_EQ(endpointNames(buildSnapshot(cfg, reg, 2, in)->lbs[0]),
+            (std::vector<std::string>{"t2"}));
+  t1.health.health = Health::Unknown;  // back (no active checks: unknown is eligible)
+  in.now_ms = 3000;
+  auto ramp = buildSnapshot(cfg, reg, 3, in);
+  EXPECT_TRUE(ramp->ramping);
+  EXPECT_EQ(ramp->lbs[0].endpoints[0].weight, 1);  // 10% of 3, at least 1
+  cfg->loadbalancers[0].backends[0].weight = 100;
+  in.now_ms = 8000;  // half way
+  EXPECT_EQ(buildSnapshot(cfg, reg, 4, in)->lbs[0].endpoints[0].weight, 50);
+  in.now_ms = 13000;
+  auto done = buildSnapshot(cfg, reg, 5, in);
+  EXPECT_EQ(done->lbs[0].endpoints[0].weight, 100);
+  EXPECT_FALSE(done->ramping);
+}
+
+TEST(SnapshotBuilderTest, RegionStatusesCoverEveryRegion) {
+  auto cfg = twoRegionConfig();
+  cfg->geo.failover_threshold = 0.6;
+  cfg->loadbalancers[0].backends[0].weight = 0;  // t1: Tokyo has 1 of 2 eligible
+  BackendRegistry reg;
+  auto snap = buildSnapshot(cfg, reg, 1);
+  ASSERT_EQ(snap->regions.size(), 2u);
+  const RegionState* tokyo = findRegion(snap->regions, "ap-northeast-1");
+  const RegionState* virginia = findRegion(snap->regions, "us-east-1");
+  ASSERT_NE(tokyo, nullptr);
+  ASSERT_NE(virginia, nullptr);
+  EXPECT_EQ(tokyo->counts.nodes, 2u);
+  EXPECT_EQ(tokyo->counts.eligible, 1u);
+  EXPECT_EQ(tokyo->status, RegionStatus::Offline);  // 0.5 < 0.6
+  EXPECT_EQ(virginia->status, RegionStatus::Online);
+}
+
+TEST(SnapshotBuilderTest, AwaitingFirstCheckIsUnknownNotOffline) {
+  auto cfg = twoRegionConfig();
+  cfg->loadbalancers[0].healthcheck.configured = true;
+  BackendRegistry reg;
+  auto snap = buildSnapshot(cfg, reg, 1);
+  for (const RegionState& r : snap->regions)
+    EXPECT_EQ(r.status, RegionStatus::Unknown) << r.id;
+  EXPECT_TRUE(snap->lbs[0].endpoints.empty());
+}
+
+TEST(SnapshotBuilderTest, GivenActiveRegionIsStrictWithoutFallback) {
+  auto cfg = twoRegionConfig();
+  cfg->loadbalancers[0].backends[1].weight = 0;  // v1
+  cfg->loadbalancers[0].backends[3].weight = 0;  // v2: Virginia has nothing eligible
+  BackendRegistry reg;
+  RoutingInputs in;
+  in.active_region = "us-east-1";
+  in.allow_fallback = false;
+  auto strict = buildSnapshot(cfg, reg, 1, in);
+  EXPECT_EQ(strict->active_region, "us-east-1");
+  EXPECT_EQ(strict->lbs[0].routing_region, "us-east-1");
+  EXPECT_TRUE(strict->lbs[0].endpoints.empty());
+
+  in.allow_fallback = true;
+  EXPECT_EQ(buildSnapshot(cfg, reg, 2, in)->lbs[0].routing_region, "ap-northeast-1");
+}
+
+TEST(SnapshotBuilderTest, LbWithoutBackendsInActiveRegionServesFromItsOwn) {
+  auto cfg = twoRegionConfig();
+  cfg->loadbalancers.push_back(lb("api", {backend("a1", 9001, "us-east-1")}));
+  BackendRegistry reg;
+  RoutingInputs in;
+  in.active_region = "ap-northeast-1";
+  in.allow_fallback = false;
+  auto snap = buildSnapshot(cfg, reg, 1, in);
+  EXPECT_EQ(snap->lbs[0].routing_region, "ap-northeast-1");
+  EXPECT_EQ(snap->lbs[1].routing_region, "us-east-1");
+  EXPECT_EQ(endpointNames(snap->lbs[1]), (std::vector<std::string>{"a1"}));
+}
+
+TEST(SnapshotBuilderTest, StandbyIsTheNextServingRegionForRetries) {
+  auto cfg = twoRegionConfig();
+  BackendRegistry reg;
+  RoutingInputs in;
+  in.active_region = "ap-northeast-1";
+  auto snap = buildSnapshot(cfg, reg, 1, in);
+  EXPECT_EQ(snap->lbs[0].standby_region, "us-east-1");
+  std::vector<std::string> standby;
+  for (const Endpoint& e : snap->lbs[0].standby)
+    standby.push_back(e.backend->name());
+  EXPECT_EQ(standby, (std::vector<std::string>{"v1", "v2"}));
+
+  in.allow_fallback = false;  // no auto failover: no cross-region retries either
+  auto strict = buildSnapshot(cfg, reg, 2, in);
+  EXPECT_TRUE(strict->lbs[0].standby.empty());
+  EXPECT_EQ(strict->lbs[0].standby_region, "");
 }
 
 }  // namespace
