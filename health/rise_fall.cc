@@ -2,23 +2,11 @@
 
 namespace fiberlb::health {
 
-const char* toString(Health h) {
-  switch (h) {
-    case Health::Healthy:
-      return "healthy";
-    case Health::Unhealthy:
-      return "unhealthy";
-    case Health::Unknown:
-      break;
-  }
-  return "unknown";
-}
-
 bool RiseFall::record(bool passed) {
   if (passed) {
     ++passes_;
     failures_ = 0;
-    if (state_ != Health::Healthy && passes_ >= rise_) {
+    if (state_ != Health::Healthy && (passes_ >= rise_ || state_ == Health::Unknown)) {
       state_ = Health::Healthy;
       return true;
     }

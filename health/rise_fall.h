@@ -6,20 +6,22 @@
 
 #include <cstdint>
 
+#include "lb/backend_state.h"
+
 namespace fiberlb::health {
 
-enum class Health : uint8_t { Unknown, Healthy, Unhealthy };
-
-const char* toString(Health h);
+using lb::Health;
+using lb::toString;
 
 // Control loop only (one tracker per backend, fed by its checker).
 class RiseFall {
  public:
   RiseFall(int rise, int fall) : rise_(rise), fall_(fall) {}
 
-  // Records one check result; returns true when the state changed. From Unknown, the
-  // first verdict needs the full threshold too, except that a first failure streak of
-  // `fall` marks the backend down as early as a healthy one would come up.
+  // Records one check result; returns true when the state changed. From Unknown a single
+  // pass is enough (as in Envoy: a new backend should not wait rise × interval before its
+  // first request, and Unknown is already out of rotation), while going down still takes
+  // `fall` consecutive failures. Once Unhealthy, coming back takes `rise` passes.
   bool record(bool passed);
 
   Health state() const { return state_; }

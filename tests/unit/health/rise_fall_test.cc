@@ -5,9 +5,26 @@
 namespace fiberlb::health {
 namespace {
 
-TEST(RiseFallTest, StartsUnknownAndRisesAfterThreshold) {
+TEST(RiseFallTest, FirstPassFromUnknownIsHealthy) {
   RiseFall rf(2, 3);
   EXPECT_EQ(rf.state(), Health::Unknown);
+  EXPECT_TRUE(rf.record(true));
+  EXPECT_EQ(rf.state(), Health::Healthy);
+}
+
+TEST(RiseFallTest, UnknownNeedsFullFallToGoDown) {
+  RiseFall rf(2, 3);
+  EXPECT_FALSE(rf.record(false));
+  EXPECT_FALSE(rf.record(false));
+  EXPECT_EQ(rf.state(), Health::Unknown);
+  EXPECT_TRUE(rf.record(false));
+  EXPECT_EQ(rf.state(), Health::Unhealthy);
+}
+
+TEST(RiseFallTest, UnhealthyRisesOnlyAfterThreshold) {
+  RiseFall rf(2, 1);
+  rf.record(false);
+  ASSERT_EQ(rf.state(), Health::Unhealthy);
   EXPECT_FALSE(rf.record(true));
   EXPECT_TRUE(rf.record(true));
   EXPECT_EQ(rf.state(), Health::Healthy);

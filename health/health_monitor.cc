@@ -1,0 +1,186 @@
+#include "health/health_monitor.h"
+
+#include <algorithm>
+#include <string>
+
+#include "lb/snapshot_builder.h"
+#include "src/util/log.h"
+#include "src/util/wall_clock.h"
+
+namespace fiberlb::health {
+namespace {
+
+// The first check of a backend fires within this much of its arrival (random offset), so
+// the phases of thousands of checks spread out while start-up still gets verdicts quickly.
+constexpr uint64_t kMaxFirstDelayMs = 250;
+
+const char* kindOf(config::HealthCheckType type) {
+  return type == config::HealthCheckType::Http ? "http" : "tcp";
+}
+
+}  // namespace
+
+struct HealthMonitor::Target {
+  explicit Target(uv_loop_t* loop) : probe(loop) {}
+
+  HealthMonitor* owner = nullptr;
+  lb::BackendState::Ptr state;
+  std::string lb_name;
+  ProbeSpec spec;
+  Probe probe;
+  RiseFall rise_fall{1, 1};
+  uv_timer_t timer{};
+  uint64_t interval_ms = 0;
+  bool had_result = false;  // for firstRoundDone()
+  bool seen = false;        // marks targets still in the snapshot during sync()
+};
+
+HealthMonitor::HealthMonitor(uv_loop_t* loop, ChangeCallback on_change)
+    : loop_(loop), on_change_(std::move(on_change)), rng_state_(uv_hrtime() | 1) {}
+
+HealthMonitor::~HealthMonitor() {
+  stop();
+}
+
+uint64_t HealthMonitor::effectiveTimeoutMs(const config::HealthCheck& hc) {
+  const double ms = std::min(hc.timeout_sec, hc.interval_sec) * 1000;
+  return std::max<uint64_t>(1, static_cast<uint64_t>(ms));
+}
+
+void HealthMonitor::sync(const lb::ClusterSnapshot& snap,
+                         const std::vector<net::SocketAddress>& addresses) {
+  for (auto& [state, target] : targets_)
+    target->seen = false;
+
+  for (const lb::LbSnapshot& ls : snap.lbs) {
+    const bool checked = lb::hasActiveChecks(*ls.config);
+    for (const lb::BackendState::Ptr& state : ls.backends) {
+      auto it = targets_.find(state.get());
+      if (!checked) {
+        if (it == targets_.end()) state->health = lb::HealthRecord{};
+        continue;  // a target left over from a checked config is removed below
+      }
+      Target* t = it != targets_.end() ? it->second : addTarget(state);
+      t->seen = true;
+      static const net::SocketAddress kUnresolved;
+      const uint32_t slot = state->slot();
+      configure(*t, *ls.config, slot < addresses.size() ? addresses[slot] : kUnresolved);
+    }
+  }
+
+  std::vector<Target*> gone;
+  for (auto& [state, target] : targets_)
+    if (!target->seen) gone.push_back(target);
+  for (Target* t : gone) {
+    targets_.erase(t->state.get());
+    t->state->health.health = lb::Health::Unknown;  // no checks: no verdict
+    removeTarget(t);
+  }
+}
+
+HealthMonitor::Target* HealthMonitor::addTarget(const lb::BackendState::Ptr& state) {
+  auto* t = new Target(loop_);
+  t->owner = this;
+  t->state = state;
+  t->lb_name = state->lb();
+  state->health.health = lb::Health::Unknown;
+  uv_timer_init(loop_, &t->timer);
+  t->timer.data = t;
+  targets_.emplace(state.get(), t);
+  return t;
+}
+
+// Applies the LB's check settings to `t`, (re)starting its timer when the interval changed.
+void HealthMonitor::configure(Target& t, const config::LoadBalancer& lb,
+                              const net::SocketAddress& address) {
+  const config::HealthCheck& hc = lb.healthcheck;
+  t.spec.type = hc.type;
+  t.spec.address = address;
+  t.spec.path = hc.path;
+  t.spec.host = hc.host;
+  t.spec.expected_status = hc.expected_status;
+  t.spec.timeout_ms = effectiveTimeoutMs(hc);
+  t.rise_fall.setThresholds(hc.healthy_threshold, hc.unhealthy_threshold);
+
+  const auto interval = std::max<uint64_t>(1, static_cast<uint64_t>(hc.interval_sec * 1000));
+  if (interval == t.interval_ms) return;
+  t.interval_ms = interval;
+  rng_state_ ^= rng_state_ << 13;
+  rng_state_ ^= rng_state_ >> 7;
+  rng_state_ ^= rng_state_ << 17;
+  const uint64_t first = rng_state_ % std::min(interval, kMaxFirstDelayMs);
+  uv_timer_start(&t.timer, &HealthMonitor::onTimer, first, interval);
+}
+
+void HealthMonitor::removeTarget(Target* t) {
+  t->probe.cancel();
+  uv_timer_stop(&t->timer);
+  uv_close(reinterpret_cast<uv_handle_t*>(&t->timer),
+           [](uv_handle_t* h) { delete static_cast<Target*>(h->data); });
+}
+
+void HealthMonitor::stop() {
+  for (auto& [state, target] : targets_)
+    removeTarget(target);
+  targets_.clear();
+}
+
+bool HealthMonitor::firstRoundDone() const {
+  for (const auto& [state, target] : targets_)
+    if (!target->had_result) return false;
+  return true;
+}
+
+void HealthMonitor::onTimer(uv_timer_t* timer) {
+  auto* t = static_cast<Target*>(timer->data);
+  // The timeout never exceeds the interval, so a check still running here is one that the
+  // timer fired a hair early for; let it finish rather than count it twice.
+  if (t->probe.running()) return;
+  t->owner->runCheck(*t);
+}
+
+void HealthMonitor::runCheck(Target& t) {
+  if (t.spec.address.length == 0) {
+    ProbeResult unresolved;
+    unresolved.outcome = ProbeOutcome::ConnectError;
+    unresolved.detail = "address " + t.state->address() + " did not resolve";
+    onResult(t, unresolved);
+    return;
+  }
+  Target* target = &t;
+  t.probe.start(t.spec, [this, target](const ProbeResult& r) { onResult(*target, r); });
+}
+
+void HealthMonitor::onResult(Target& t, const ProbeResult& result) {
+  lb::HealthRecord& h = t.state->health;
+  (result.passed() ? h.checks_passed : h.checks_failed)++;
+  h.last_result = result.passed() ? "ok" : result.detail;
+  const bool first_result = !t.had_result;
+  t.had_result = true;
+  FLB_LOG(Trace, "health check lb=%s backend=%s %s: %s (%llu ms)", t.lb_name.c_str(),
+          t.state->name().c_str(), kindOf(t.spec.type), h.last_result.c_str(),
+          static_cast<unsigned long long>(result.elapsed_ms));
+  if (!t.rise_fall.record(result.passed())) {
+    if (first_result) on_change_();  // start-up waits for every first result
+    return;
+  }
+
+  const char* kind = kindOf(t.spec.type);
+  h.health = t.rise_fall.state();
+  h.changed_unix_ms = util::unixNowMs();
+  if (h.health == lb::Health::Healthy) {
+    const int passes = t.rise_fall.consecutivePasses();
+    h.reason = passes == 1 ? std::string("first ") + kind + " check passed"
+                           : std::to_string(passes) + " consecutive " + kind + " checks passed";
+    FLB_LOG(Info, "backend healthy lb=%s backend=%s: %s", t.lb_name.c_str(),
+            t.state->name().c_str(), h.reason.c_str());
+  } else {
+    h.reason = std::to_string(t.rise_fall.consecutiveFailures()) + " consecutive " + kind +
+               " checks failed, last: " + result.detail;
+    FLB_LOG(Warn, "backend unhealthy lb=%s backend=%s: %s", t.lb_name.c_str(),
+            t.state->name().c_str(), h.reason.c_str());
+  }
+  on_change_();
+}
+
+}  // namespace fiberlb::health

@@ -1,0 +1,70 @@
+#pragma once
+// Runs the active health checks of every backend of the running configuration on the
+// control loop, turns results into health verdicts with rise/fall hysteresis, and tells the
+// control loop when a verdict changed so that it can publish a new snapshot. Workers never
+// see this: health reaches them only as snapshots.
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "health/probe.h"
+#include "health/rise_fall.h"
+#include "lb/backend_state.h"
+#include "lb/cluster_snapshot.h"
+#include "src/net/address.h"
+
+namespace fiberlb::health {
+
+// Control loop only.
+class HealthMonitor {
+ public:
+  // Runs on the loop after a backend changed health, or got its first result (at most once
+  // per result).
+  using ChangeCallback = std::function<void()>;
+
+  HealthMonitor(uv_loop_t* loop, ChangeCallback on_change);
+  ~HealthMonitor();
+  HealthMonitor(const HealthMonitor&) = delete;
+  HealthMonitor& operator=(const HealthMonitor&) = delete;
+
+  // Brings the checks in line with `snap`: backends new to it start checking at once (after a
+  // small random delay, so thousands of checks do not fire together), backends that left
+  // stop, and changed check settings apply without losing a backend's health or streak.
+  // `addresses` is indexed by BackendState::slot(). A backend whose LB has no active checks
+  // any more goes back to Unknown health (it would otherwise stay stuck at its last verdict).
+  void sync(const lb::ClusterSnapshot& snap, const std::vector<net::SocketAddress>& addresses);
+
+  // Whether every checked backend has had its first verdict or first failed check — what
+  // start-up waits for before it opens the doors. True when nothing is checked.
+  bool firstRoundDone() const;
+
+  // Stops every check and closes every timer. Call before the loop is closed.
+  void stop();
+
+  // Per-check timeout actually used: never longer than the interval, so that detection
+  // stays within interval × unhealthy_threshold (SPEC §4) even against a hanging backend.
+  static uint64_t effectiveTimeoutMs(const config::HealthCheck& hc);
+
+ private:
+  struct Target;
+
+  Target* addTarget(const lb::BackendState::Ptr& state);
+  void configure(Target& t, const config::LoadBalancer& lb, const net::SocketAddress& address);
+  void removeTarget(Target* t);
+  static void onTimer(uv_timer_t* timer);
+  void runCheck(Target& t);
+  void onResult(Target& t, const ProbeResult& result);
+
+  uv_loop_t* loop_;
+  ChangeCallback on_change_;
+  std::unordered_map<const lb::BackendState*, Target*> targets_;
+  uint64_t rng_state_;
+};
+
+}  // namespace fiberlb::health
