@@ -27,7 +27,11 @@ bool kernelStillSending(uv_tcp_t* tcp) {
 }  // namespace
 
 HttpSession::HttpSession(Worker* worker, LbRuntime* lb)
-    : worker_(worker), lb_(lb), out_(this, &HttpSession::onClientDrained) {
+    : worker_(worker),
+      lb_(lb),
+      stats_(lb->stats),
+      shard_(&stats_->shard(worker->index())),
+      out_(this, &HttpSession::onClientDrained) {
   tcp_.data = this;
   client_deadline_.owner = this;
   upstream_deadline_.owner = this;
@@ -46,6 +50,7 @@ HttpSession* HttpSession::accept(Worker* worker, LbRuntime* lb, uv_stream_t* ser
   if (uv_tcp_getpeername(&s->tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0)
     net::formatIp(reinterpret_cast<sockaddr*>(&peer), s->client_ip_, sizeof s->client_ip_);
   s->out_.attach(reinterpret_cast<uv_stream_t*>(&s->tcp_));
+  s->shard_->downstream_connections.fetch_add(1, std::memory_order_relaxed);
   ++lb->sessions;
   worker->sessionOpened(s);
   // The first request head must arrive within client_header_ms of the accept.
@@ -155,6 +160,7 @@ void HttpSession::parseRequests() {
       // first one: it is already armed then).
       if (!in_exchange_ && client_deadline_kind_ != TimeoutKind::Head)
         armClientDeadline(TimeoutKind::Head);
+      countRequestStart();
     }
     http::ParseStatus status =
         request_parser_.execute(in_.data, in_.data + in_.parse_pos, in_.unparsed());
@@ -215,6 +221,7 @@ bool HttpSession::onRequestHead(http::MessageHead& head) {
   response_started_ = response_bytes_ = false;
   pending_error_ = false;
   tried_count_ = attempts_ = 0;
+  retrying_ = false;
   client_http10_ = head.http_major == 1 && head.http_minor == 0;
   client_keep_alive_ = request_parser_.keepAlive();
   request_idempotent_ = head.method == HTTP_GET || head.method == HTTP_HEAD ||
@@ -293,6 +300,9 @@ void HttpSession::sendError(http::ProxyError error, bool close) {
   std::string_view response = http::errorResponse(error, close);
   out_.add(response.data(), response.size());
   response_started_ = true;
+  size_t status_class = static_cast<size_t>(http::errorStatus(error) / 100 - 1);
+  shard_->local_responses[status_class].fetch_add(1, std::memory_order_relaxed);
+  countResponseEnd();
   if (!out_.flush()) {
     this->close();
     return;
@@ -304,6 +314,7 @@ void HttpSession::sendError(http::ProxyError error, bool close) {
 // The response is complete (or an error was sent): back to waiting for the next request.
 void HttpSession::finishExchange() {
   in_exchange_ = false;
+  response_started_ = false;  // the next request may get an error response of its own
   // An upgrade that was refused leaves llhttp in its upgrade state: the connection cannot
   // carry another request.
   bool must_close = close_after_response_ || !client_keep_alive_ || upgrade_requested_ ||
@@ -388,7 +399,11 @@ void HttpSession::onTimeout(TimeoutKind kind) {
       failAttempt(Failure::ConnectFailed);
       return;
     case TimeoutKind::Response:
-      // No progress from the backend (or towards it) for upstream_response_ms.
+      // No progress from the backend (or towards it) for upstream_response_ms. The backend's
+      // failure only if it had the whole request and the client was not holding the response
+      // up (a stalled upload or a client that stops reading time out here too).
+      if (backend_ != nullptr && request_complete_ && !out_.congested())
+        backend_->failures_total.fetch_add(1, std::memory_order_relaxed);
       releaseUpstream(false);
       sendError(http::ProxyError::GatewayTimeout, !request_complete_);
       return;
@@ -409,12 +424,35 @@ void HttpSession::close() {
   closing_ = true;
   client_deadline_.disarm();
   upstream_deadline_.disarm();
+  // A response cut short (by the client, or a backend failing mid-body) still answered the
+  // request: its time is the time until now. A request with no response yet is not counted.
+  if (response_started_ && request_start_ns_ != 0) countResponseEnd();
   releaseUpstream(false);
   endBackendRequest();
   in_.release(worker_->buffers());
+  shard_->downstream_connections.fetch_sub(1, std::memory_order_relaxed);
   --lb_->sessions;
   worker_->sessionClosed(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &HttpSession::onClose);
+}
+
+// Request latency (fiberlb_request_duration_seconds) runs from the first byte of the request
+// to the moment the last byte of its response is handed to the client writer: what the client
+// waits, including a slow upload, not counting a slow download of the response (the writer's
+// queue). uv_hrtime, not the loop's cached uv_now: the smallest bucket is 0.5 ms, finer than
+// uv_now's millisecond and than one loop iteration. Two vDSO clock reads per request.
+void HttpSession::countRequestStart() {
+  request_start_ns_ = uv_hrtime();
+}
+
+// Every answered request is counted once: a relayed response when complete (or when the 101
+// of an upgrade went out), a local error response when queued, a response cut short when the
+// session closes.
+void HttpSession::countResponseEnd() {
+  uint64_t now = uv_hrtime();
+  uint64_t start = request_start_ns_ != 0 ? request_start_ns_ : now;
+  request_start_ns_ = 0;
+  lb::LbStats::observeLatency(*shard_, (now - start) / 1000);
 }
 
 void HttpSession::onClose(uv_handle_t* handle) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "lb/lb_stats.h"
 #include "src/http/forward_head.h"
 #include "src/http/parser.h"
 #include "src/net/deadline_list.h"
@@ -89,9 +90,13 @@ class HttpSession final : public UpstreamOwner {
   void stopReadingClient();
   void armClientDeadline(TimeoutKind kind);
   void close();
+  // Metrics (SPEC §8).
+  void countRequestStart();
+  void countResponseEnd();
 
   // Upstream side (http_session_upstream.cc).
   void startAttempt();
+  void countBackendResponse(int status);
   bool connectTo(lb::BackendState* backend);
   void failAttempt(Failure failure);
   bool canRetry(Failure failure) const;
@@ -109,6 +114,10 @@ class HttpSession final : public UpstreamOwner {
 
   Worker* worker_;
   LbRuntime* lb_;
+  // The LB's long-lived counters, held for the session's life (a reload may swap the
+  // snapshot, never the object of a surviving LB), and this worker's shard of them.
+  lb::LbStats::Ptr stats_;
+  lb::LbStatsShard* shard_;
   SnapshotHold* hold_ = nullptr;  // keeps the snapshot the exchange routes with alive
   uv_tcp_t tcp_{};
   net::ReadBuffer in_;
@@ -137,6 +146,8 @@ class HttpSession final : public UpstreamOwner {
   http::ProxyError pending_error_code_{};
   TimeoutKind client_deadline_kind_ = TimeoutKind::Head;
   int last_connect_status_ = 0;
+  // uv_hrtime() at the first byte of the request being answered; 0 = none (already counted).
+  uint64_t request_start_ns_ = 0;
   bool parsing_ = false;        // inside parseRequests(): no re-entry, defer errors
   bool pending_error_ = false;  // failRequest() during llhttp: answer after the request
   bool lingering_ = false;      // FIN sent, draining what the client still sends
@@ -146,7 +157,8 @@ class HttpSession final : public UpstreamOwner {
   bool upstream_keep_alive_ = false;
   bool request_complete_ = false;
   bool request_idempotent_ = false;
-  bool response_started_ = false;  // bytes of the response reached the client writer
+  bool retrying_ = false;          // the next attempt repeats a failed one on another backend
+  bool response_started_ = false;  // this exchange's response reached the client writer
   bool response_bytes_ = false;    // the backend sent any response byte
   bool client_keep_alive_ = true;
   bool client_http10_ = false;

@@ -16,12 +16,21 @@ void HttpSession::startAttempt() {
     ctx.tried = tried_;
     ctx.tried_count = static_cast<size_t>(tried_count_);
     lb::BackendState* backend = lb_->picker != nullptr ? lb_->picker->pick(ctx) : nullptr;
+    // Every backend of the routing region failed this request: a retry may go to the
+    // region failover would pick next (see LbSnapshot::standby).
+    if (backend == nullptr && tried_count_ > 0 && lb_->standby_picker != nullptr)
+      backend = lb_->standby_picker->pick(ctx);
     if (backend == nullptr) {
       // Nothing eligible (left): the request never reached a backend.
       failRequest(http::ProxyError::NoHealthyBackend);
       return;
     }
     ++attempts_;
+    if (retrying_) {
+      retrying_ = false;
+      worker_->countRetry();
+      shard_->retries.fetch_add(1, std::memory_order_relaxed);
+    }
     if (connectTo(backend)) return;
     // The connect could not even start (e.g. no route): same as a failed connect.
     backend->failures_total.fetch_add(1, std::memory_order_relaxed);
@@ -30,6 +39,7 @@ void HttpSession::startAttempt() {
       failRequest(http::ProxyError::NoHealthyBackend);
       return;
     }
+    retrying_ = true;
   }
 }
 
@@ -144,8 +154,21 @@ void HttpSession::failAttempt(Failure failure) {
                                                   : http::ProxyError::BadGateway);
     return;
   }
-  worker_->countRetry();
+  // A stale connection's second try is not a retry: it may well go to the same backend.
+  retrying_ = !stale;
   startAttempt();
+}
+
+// A response relayed in full (a 101: its head), by status class. Counted at the end, not at
+// the head, so an attempt (requests_total) ends in at most one of: a response by class, or a
+// failure (failures_total: nothing usable, a response cut short, a timeout); neither when the
+// client left or held it up, or for a stale pooled connection's first try. Invalid classes
+// (6xx-9xx, which llhttp accepts) have no bucket.
+void HttpSession::countBackendResponse(int status) {
+  int status_class = status / 100;
+  if (backend_ == nullptr || status_class < 1 || status_class > 5) return;
+  backend_->responses_by_class[static_cast<size_t>(status_class - 1)].fetch_add(
+      1, std::memory_order_relaxed);
 }
 
 void HttpSession::releaseUpstream(bool reusable) {
@@ -220,6 +243,7 @@ void HttpSession::parseResponse() {
   }
   if (closing_ || upstream_ == nullptr) return;
   if (response_parser_.inHead() && upstream_->in.full()) {
+    if (backend_ != nullptr) backend_->failures_total.fetch_add(1, std::memory_order_relaxed);
     releaseUpstream(false);
     sendError(http::ProxyError::BadGateway, true);
     return;
@@ -285,6 +309,8 @@ void HttpSession::onResponseComplete() {
 }
 
 void HttpSession::completeResponse() {
+  countBackendResponse(response_parser_.head().status);
+  countResponseEnd();
   if (!out_.flush()) {
     close();
     return;
@@ -339,6 +365,8 @@ void HttpSession::onUpstreamDrained(UpstreamConn*, int status) {
 
 void HttpSession::startTunnel() {
   tunnel_ = true;
+  countBackendResponse(101);
+  countResponseEnd();  // the tunnel's life is not the request's latency
   upstream_deadline_.disarm();
   armClientDeadline(TimeoutKind::Idle);
   FLB_LOG(Debug, "lb=%s client=%s upgraded to a tunnel", lb_->name.c_str(), client_ip_);

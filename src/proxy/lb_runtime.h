@@ -23,6 +23,11 @@ struct LbRuntime {
   // instead of caching pointers into it across callbacks.
   const lb::LbSnapshot* snap = nullptr;
   std::unique_ptr<lb::Picker> picker;
+  // Over snap->standby (the region failover would pick next); retries only. May be null.
+  std::unique_ptr<lb::Picker> standby_picker;
+  // The LB's traffic counters (snap->stats, kept here so it is never null). Sessions take
+  // their own reference when they start.
+  lb::LbStats::Ptr stats;
 
   net::DeadlineList head_deadlines;      // client_header_ms
   net::DeadlineList idle_deadlines;      // client_idle_ms

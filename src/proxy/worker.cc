@@ -104,7 +104,17 @@ void Worker::applyUpdate(const std::shared_ptr<const WorkerUpdate>& update) {
       rt->name = cfg.name;
     }
     rt->snap = &snap.lbs[i];
+    // A snapshot always carries the LB's stats; should one not, count into a private object
+    // rather than test for null on every request.
+    if (snap.lbs[i].stats != nullptr) {
+      rt->stats = snap.lbs[i].stats;
+    } else if (rt->stats == nullptr) {
+      rt->stats = std::make_shared<lb::LbStats>(cfg.name);
+    }
     rt->picker = lb::policyFor(cfg.method).makePicker(snap.lbs[i].endpoints);
+    rt->standby_picker = snap.lbs[i].standby.empty()
+                             ? nullptr
+                             : lb::policyFor(cfg.method).makePicker(snap.lbs[i].standby);
     setTimeouts(rt.get());
     const ListenerSpec& spec = update->listeners[i];
     rt->authority = spec.bound.str();

@@ -54,6 +54,7 @@ class Worker {
   const WorkerStats& stats() const { return stats_; }
 
   // Worker thread only.
+  int index() const { return index_; }
   uv_loop_t* loop() { return &loop_; }
   net::BufferPool& buffers() { return buffers_; }
   bool draining() const { return draining_; }
