@@ -38,8 +38,9 @@ int openSocket(const net::SocketAddress& addr, net::SocketAddress* bound, std::s
 
 }  // namespace
 
-AdminServer::AdminServer(uv_loop_t* loop, const AdminSource& source) : loop_(loop) {
-  addRoutes(router_, source);
+AdminServer::AdminServer(uv_loop_t* loop, const AdminSource& source, AdminActions& actions)
+    : loop_(loop) {
+  addRoutes(router_, source, actions);
 }
 
 AdminServer::~AdminServer() = default;

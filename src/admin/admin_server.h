@@ -2,7 +2,8 @@
 // The admin HTTP server (SPEC §8) on the control loop: one listening socket on
 // standalone.server.admin_api_addr, keep-alive connections parsed with llhttp, requests
 // routed to the handlers of handlers.h. Everything here runs on the control thread and
-// never blocks it: handlers only read the published snapshot and atomics.
+// never blocks it: handlers read the published snapshot and atomics, and ask AdminActions
+// for changes (which the control loop applies before returning).
 
 #include <uv.h>
 
@@ -20,8 +21,9 @@ class AdminConnection;
 
 class AdminServer {
  public:
-  // Registers the SPEC §8 routes over `source`, which must outlive the server.
-  AdminServer(uv_loop_t* loop, const AdminSource& source);
+  // Registers the SPEC §8 routes (and the admin token check) over `source` and `actions`,
+  // which must outlive the server.
+  AdminServer(uv_loop_t* loop, const AdminSource& source, AdminActions& actions);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;

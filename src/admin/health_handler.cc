@@ -1,6 +1,6 @@
 // GET /health (SPEC §8): what a load balancer in front of fiberlb, or an orchestrator's
-// probe, asks. 503 only when fiberlb can serve nothing at all, so that a partial outage does
-// not take the whole proxy out of rotation.
+// probe, asks. 503 only when no region is serving, so that a partial outage does not take
+// the whole proxy out of rotation: "degraded" says something is out, with 200.
 
 #include "config/config.h"
 #include "src/admin/cluster_view.h"
@@ -8,23 +8,36 @@
 #include "src/version.h"
 
 namespace fiberlb::admin {
+namespace {
+
+// healthy: every region with backends is fully online and every LB has an endpoint.
+// degraded: something is out but some region still serves. unhealthy: no region serves.
+const char* statusOf(const ClusterView& view, size_t lbs_serving) {
+  if (view.online_regions == 0) return "unhealthy";
+  bool all_online = lbs_serving == view.lbs.size();
+  for (const RegionView& r : view.regions)
+    all_online = all_online && (r.nodes == 0 || r.status == lb::RegionStatus::Online);
+  return all_online ? "healthy" : "degraded";
+}
+
+Json regionStatuses(const ClusterView& view) {
+  Json out = Json::object();
+  for (const RegionView& r : view.regions)
+    out[r.id] = lb::toString(r.status);
+  return out;
+}
+
+}  // namespace
 
 Response healthResponse(const AdminSource& source) {
-  auto update = source.currentUpdate();
   auto cfg = source.currentConfig();
-  const ClusterView view = viewOf(*update);
+  const ClusterView view = viewOf(source.currentUpdate());
   const WorkerTotals workers = source.workerTotals();
 
   size_t serving = 0;  // LBs with at least one endpoint
   for (const LbView& lb : view.lbs)
     serving += lb.endpoints > 0 ? 1 : 0;
-
-  const char* status = "healthy";
-  if (serving == 0) {
-    status = "unhealthy";
-  } else if (serving < view.lbs.size() || view.eligible < view.backends) {
-    status = "degraded";
-  }
+  const char* status = statusOf(view, serving);
 
   Json body;
   body["status"] = status;
@@ -38,11 +51,12 @@ Response healthResponse(const AdminSource& source) {
       {"eligible_backends", view.eligible},
       {"regions", view.regions.size()},
       {"online_regions", view.online_regions},
-      {"active_region", view.active_region},
+      {"region_status", regionStatuses(view)},
+      {"active_region", view.active_region.empty() ? Json(nullptr) : Json(view.active_region)},
       {"workers", workers.workers},
       {"config_generation", view.generation},
   };
-  return jsonResponse(body, serving == 0 ? 503 : 200);
+  return jsonResponse(body, view.online_regions == 0 ? 503 : 200);
 }
 
 }  // namespace fiberlb::admin

@@ -56,6 +56,9 @@ bool Router::matches(const Route& route, const std::vector<std::string>& segment
 }
 
 Response Router::dispatch(Request& request) const {
+  if (guard_) {
+    if (std::optional<Response> refused = guard_(request)) return std::move(*refused);
+  }
   const std::vector<std::string> segments = splitPath(request.path);
   std::string_view method = request.method;
   if (method == "HEAD") method = "GET";

@@ -159,7 +159,7 @@ uint16_t adminPort(FiberlbProcess& lb) {
 
 // fiberlb_downstream_connections from /metrics, or -1 when unavailable.
 int downstreamConnections(uint16_t admin_port) {
-  static constexpr std::string_view kSample = "\nfiberlb_downstream_connections ";
+  static constexpr std::string_view kSample = "\nfiberlb_downstream_connections{lb=\"web\"} ";
   Response r = fetch(admin_port, getRequest("/metrics"), deadlineIn(5000));
   const size_t at = r.ok() ? r.body.find(kSample) : std::string::npos;
   return at == std::string::npos ? -1 : std::atoi(r.body.c_str() + at + kSample.size());

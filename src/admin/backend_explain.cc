@@ -1,0 +1,128 @@
+#include "src/admin/backend_explain.h"
+
+#include "lb/failover_manager.h"
+#include "src/admin/json_views.h"
+
+namespace fiberlb::admin {
+namespace {
+
+void adminReasons(const BackendView& b, std::vector<std::string>& out) {
+  if (b.config->weight <= 0) out.push_back("weight is 0: it receives no new traffic");
+  switch (b.config->state) {
+    case config::AdminState::Drain:
+      out.push_back("drained by an operator: in-flight requests finish, no new ones arrive");
+      break;
+    case config::AdminState::Disabled:
+      out.push_back("disabled by an operator");
+      break;
+    case config::AdminState::Enabled:
+      break;
+  }
+}
+
+std::string since(const lb::HealthRecord& h) {
+  return h.changed_unix_ms > 0 ? " (since " + lb::rfc3339Utc(h.changed_unix_ms) + ")" : "";
+}
+
+void healthReasons(const LbView& lb, const BackendView& b, std::vector<std::string>& out) {
+  const lb::HealthRecord& h = b.state->health;
+  if (h.health == lb::Health::Unhealthy) {
+    out.push_back(std::string(b.active_checks ? "health check failing: " : "marked unhealthy: ") +
+                  (h.reason.empty() ? "no reason recorded" : h.reason) + since(h));
+    return;
+  }
+  // Without active checks, Unknown counts as eligible (SPEC §4).
+  if (h.health != lb::Health::Unknown || !b.active_checks) return;
+  if (h.checks_passed + h.checks_failed == 0) {
+    out.push_back("no health check result yet");
+    return;
+  }
+  out.push_back("no health verdict yet: waiting for " +
+                std::to_string(lb.config->healthcheck.healthy_threshold) +
+                " consecutive passing checks (last: " + h.last_result + ")");
+}
+
+// The circuit breaker (SPEC §4) is not built yet, so no circuit keeps a backend out. When it
+// lands, an open circuit explains itself here: "circuit open since T after 5 consecutive
+// 502s; half-open at T+60s".
+void circuitReasons(const BackendView&, std::vector<std::string>&) {}
+
+void routingReasons(const ClusterView& view, const LbView& lb, const BackendView& b,
+                    std::vector<std::string>& out) {
+  if (b.region == lb.routing_region) {
+    if (b.eligible && !b.in_rotation)
+      out.push_back("not yet among the endpoints of the published snapshot");
+    return;
+  }
+  const std::string region(b.region);
+  if (view.active_region.empty()) {
+    out.push_back("no region is active: nothing is routed to its region " + region);
+  } else if (region != view.active_region) {
+    out.push_back("its region " + region + " is not the active region (" + view.active_region +
+                  ")");
+  } else {
+    out.push_back("its load balancer routes to region " +
+                  (lb.routing_region.empty() ? std::string("none") : lb.routing_region) +
+                  " because the active region " + region + " has no eligible backend of it");
+  }
+}
+
+std::string summaryOf(const BackendView& b, const std::vector<std::string>& reasons) {
+  const std::string& name = b.config->name;
+  if (b.in_rotation) {
+    std::string s = name + " is serving traffic in region " + std::string(b.region) +
+                    " with weight " + std::to_string(b.effective_weight);
+    if (b.effective_weight < b.config->weight)
+      s += " of " + std::to_string(b.config->weight) + " (slow start)";
+    return s + ".";
+  }
+  std::string joined;
+  for (const std::string& r : reasons)
+    joined += (joined.empty() ? "" : "; ") + r;
+  if (b.eligible) return name + " is eligible but on standby: " + joined + ".";
+  return name + " receives no new traffic: " + joined + ".";
+}
+
+}  // namespace
+
+std::vector<std::string> explainReasons(const ClusterView& view, const LbView& lb,
+                                        const BackendView& b) {
+  std::vector<std::string> reasons;
+  adminReasons(b, reasons);
+  healthReasons(lb, b, reasons);
+  circuitReasons(b, reasons);
+  routingReasons(view, lb, b, reasons);
+  return reasons;
+}
+
+Json explainJson(const ClusterView& view, const LbView& lb, const BackendView& b) {
+  const std::vector<std::string> reasons = explainReasons(view, lb, b);
+  const RegionView* region = view.findRegion(b.region);
+  Json health = healthJson(b);
+  if (b.active_checks) {
+    const config::HealthCheck& hc = lb.config->healthcheck;
+    health["check_type"] = config::toString(hc.type);
+    health["interval_sec"] = hc.interval_sec;
+    health["healthy_threshold"] = hc.healthy_threshold;
+    health["unhealthy_threshold"] = hc.unhealthy_threshold;
+  }
+  return Json{
+      {"loadbalancer", lb.config->name},
+      {"backend", b.config->name},
+      {"eligible", b.eligible},
+      {"in_rotation", b.in_rotation},
+      {"reasons", reasons},
+      {"summary", summaryOf(b, reasons)},
+      {"health", std::move(health)},
+      {"admin_state", config::toString(b.config->state)},
+      {"weight", b.config->weight},
+      {"effective_weight", b.effective_weight},
+      {"circuit", "closed"},
+      {"region", b.region},
+      {"region_status", region != nullptr ? lb::toString(region->status) : "unknown"},
+      {"routing_region", lb.routing_region},
+      {"active_region", view.active_region.empty() ? Json(nullptr) : Json(view.active_region)},
+  };
+}
+
+}  // namespace fiberlb::admin
