@@ -4,22 +4,63 @@
 
 #include <csignal>
 #include <cstring>
+#include <optional>
 #include <thread>
 
+#include "health/health_monitor.h"
 #include "lb/snapshot_builder.h"
 #include "src/admin/admin_server.h"
+#include "src/control/state_file.h"
 #include "src/demo/demo_backends.h"
 #include "src/util/log.h"
+#include "src/util/wall_clock.h"
 
 namespace fiberlb::control {
 namespace {
 
 constexpr uint64_t kShutdownPollMs = 20;
+// Failback holds and slow-start ramps are re-evaluated this often.
+constexpr uint64_t kTickMs = 200;
+// Start-up waits for the first health verdicts at most this long past the longest check
+// timeout, then opens the doors anyway (backends without a verdict stay out of rotation).
+constexpr uint64_t kStartupSlackMs = 300;
 
 int workerCount(const config::Config& cfg) {
   if (cfg.server.workers > 0) return cfg.server.workers;
   unsigned cores = std::thread::hardware_concurrency();
   return cores > 0 ? static_cast<int>(cores) : 1;
+}
+
+lb::LatencyMatrix latencyOf(const config::Config& cfg) {
+  std::vector<lb::GeoPoint> points;
+  points.reserve(cfg.geo.regions.size());
+  for (const config::Region& r : cfg.geo.regions)
+    points.push_back(lb::GeoPoint{r.id, r.latitude, r.longitude});
+  return lb::LatencyMatrix(std::move(points));
+}
+
+lb::FailoverManager::Options failoverOptions(const config::Geo& geo) {
+  lb::FailoverManager::Options o;
+  o.auto_failover = geo.auto_failover;
+  o.failback = geo.failback;
+  o.failback_hold_sec = geo.failback_hold_sec;
+  o.failover_threshold = geo.failover_threshold;
+  return o;
+}
+
+bool hasRegion(const config::Config& cfg, const std::string& id) {
+  for (const config::Region& r : cfg.geo.regions)
+    if (r.id == id) return true;
+  return false;
+}
+
+// The longest first check of any LB: how long start-up may wait for verdicts.
+uint64_t longestCheckMs(const config::Config& cfg) {
+  uint64_t longest = 0;
+  for (const config::LoadBalancer& lb : cfg.loadbalancers)
+    if (lb::hasActiveChecks(lb))
+      longest = std::max(longest, health::HealthMonitor::effectiveTimeoutMs(lb.healthcheck));
+  return longest;
 }
 
 }  // namespace
@@ -32,17 +73,20 @@ ControlLoop::ControlLoop(std::string config_path, config::Overrides overrides)
 
 ControlLoop::~ControlLoop() {
   workers_.clear();  // joins
+  health_.reset();
   uv_loop_close(&loop_);
 }
 
 int ControlLoop::run(const std::shared_ptr<const config::Config>& initial) {
   int count = workerCount(*initial);
   listeners_ = std::make_unique<ListenerTable>(count);
+  file_config_ = initial;
+  restoreState();
 
   if (initial->demo.enabled) {
     demo_ = std::make_unique<demo::DemoBackends>();
     std::string error;
-    if (!demo_->start(*initial, &error)) {
+    if (!demo_->start(*config_, &error)) {
       FLB_LOG(Error, "cannot start the demo backends: %s", error.c_str());
       return 2;
     }
@@ -50,24 +94,75 @@ int ControlLoop::run(const std::shared_ptr<const config::Config>& initial) {
 
   std::shared_ptr<proxy::WorkerUpdate> update;
   std::string error;
-  if (!prepare(initial, &update, &error)) {
+  if (!prepare(config_, &update, &error)) {
     FLB_LOG(Error, "%s", error.c_str());
     return 2;
   }
-  config_ = initial;
+  current_ = update;
   // Before the workers exist, so that a failure leaves nothing to stop or free. It serves
-  // nothing before uv_run below, by which time current_ is published.
-  admin_ = std::make_unique<admin::AdminServer>(&loop_, *this);
-  if (!admin_->start(config_->server.admin_api_addr, &error)) {
+  // nothing before uv_run below.
+  if (!startAdmin(&error)) {
     FLB_LOG(Error, "%s", error.c_str());
     return 2;
   }
   for (int i = 0; i < count; ++i)
     workers_.push_back(std::make_unique<proxy::Worker>(i));
-  publish(update);
-  for (auto& worker : workers_)
-    worker->start();
 
+  health_ = std::make_unique<health::HealthMonitor>(&loop_, [this] { scheduleRebuild(); });
+  health_->sync(*update->snapshot, update->addresses);
+  startTimers();
+  logListeners(*update, false);
+  if (health_->firstRoundDone()) {
+    openDoors();
+  } else {
+    // The listening sockets already queue connections; they are accepted once the first
+    // verdicts are in, so the first requests do not meet a proxy that knows no healthy
+    // backend yet.
+    uv_timer_start(&startup_timer_, &ControlLoop::onStartupDeadline,
+                   longestCheckMs(*config_) + kStartupSlackMs, 0);
+  }
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  for (auto& worker : workers_)
+    worker->join();
+  if (demo_) demo_->stop();
+  FLB_LOG(Info, "fiberlb stopped");
+  return 0;
+}
+
+// Reads the state file: the admin overlay, the active region and the failover history.
+// Whatever it holds, start-up goes on (a bad file is set aside by loadStateFile).
+void ControlLoop::restoreState() {
+  const std::string& path = file_config_->server.state_file;
+  LoadOutcome loaded;
+  if (!path.empty()) loaded = loadStateFile(path);
+  if (!loaded.message.empty()) FLB_LOG(Error, "%s", loaded.message.c_str());
+  if (loaded.status == LoadStatus::Loaded) {
+    overlay_ = std::move(loaded.state.overlay);
+    FLB_LOG(Info, "state restored from %s: active region \"%s\", %zu failover events", path.c_str(),
+            loaded.state.active_region.c_str(), loaded.state.history.size());
+  }
+  config_ =
+      std::make_shared<const config::Config>(lb::applyOverlay(*file_config_, overlay_, &overlay_));
+  failover_.configure(failoverOptions(config_->geo));
+  latency_ = latencyOf(*config_);
+
+  std::string active = loaded.state.active_region;
+  if (!active.empty() && !hasRegion(*config_, active)) {
+    FLB_LOG(Warn, "state file: active region \"%s\" is not in the config any more; choosing again",
+            active.c_str());
+    active.clear();
+  }
+  failover_.restore(active, std::move(loaded.state.history));
+  if (active.empty() && hasRegion(*config_, config_->geo.active_region))
+    failover_.setInitial(config_->geo.active_region);
+}
+
+bool ControlLoop::startAdmin(std::string* error) {
+  admin_ = std::make_unique<admin::AdminServer>(&loop_, *this, *this);
+  return admin_->start(config_->server.admin_api_addr, error);
+}
+
+void ControlLoop::startTimers() {
   uv_signal_t* handles[] = {&sighup_, &sigterm_, &sigint_, &sigusr2_};
   int signums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR2};
   for (int i = 0; i < 4; ++i) {
@@ -75,18 +170,32 @@ int ControlLoop::run(const std::shared_ptr<const config::Config>& initial) {
     handles[i]->data = this;
     uv_signal_start(handles[i], &ControlLoop::onSignal, signums[i]);
   }
-  uv_timer_init(&loop_, &shutdown_timer_);
-  shutdown_timer_.data = this;
+  for (uv_timer_t* t : {&shutdown_timer_, &rebuild_timer_, &tick_timer_, &startup_timer_}) {
+    uv_timer_init(&loop_, t);
+    t->data = this;
+  }
+  uv_timer_start(&tick_timer_, &ControlLoop::onTick, kTickMs, kTickMs);
+}
 
-  logListeners(*update, false);
-  FLB_LOG(Info, "fiberlb ready: %d worker%s, config %s", count, count == 1 ? "" : "s",
-          config_path_.empty() ? "(built-in)" : config_path_.c_str());
-  uv_run(&loop_, UV_RUN_DEFAULT);
+void ControlLoop::onStartupDeadline(uv_timer_t* handle) {
+  auto* self = static_cast<ControlLoop*>(handle->data);
+  FLB_LOG(Warn,
+          "start-up: not every backend answered its first health check in time; "
+          "serving with the verdicts so far");
+  self->openDoors();
+}
+
+// Starts the workers with a snapshot that includes the first health verdicts.
+void ControlLoop::openDoors() {
+  if (serving_ || shutting_down_) return;
+  serving_ = true;
+  uv_timer_stop(&startup_timer_);
+  rebuild();
   for (auto& worker : workers_)
-    worker->join();
-  if (demo_) demo_->stop();
-  FLB_LOG(Info, "fiberlb stopped");
-  return 0;
+    worker->start();
+  FLB_LOG(Info, "fiberlb ready: %zu worker%s, active region \"%s\", config %s", workers_.size(),
+          workers_.size() == 1 ? "" : "s", failover_.active().c_str(),
+          config_path_.empty() ? "(built-in)" : config_path_.c_str());
 }
 
 bool ControlLoop::prepare(const std::shared_ptr<const config::Config>& cfg,
@@ -108,7 +217,7 @@ bool ControlLoop::prepare(const std::shared_ptr<const config::Config>& cfg,
     }
     update->listeners.push_back(std::move(spec));  // empty spec: no socket for this LB
   }
-  update->snapshot = lb::buildSnapshot(cfg, registry_, ++generation_);
+  update->snapshot = buildSnapshot(cfg);
   registry_.retainOnly(*cfg);
 
   // Backend addresses by slot, resolved here on the control thread (never on a worker).
@@ -148,6 +257,111 @@ bool ControlLoop::servable(const config::LoadBalancer& lb, std::string* error) {
   return true;
 }
 
+std::shared_ptr<const lb::ClusterSnapshot> ControlLoop::buildSnapshot(
+    const std::shared_ptr<const config::Config>& cfg) {
+  lb::RoutingInputs inputs;
+  inputs.active_region = failover_.active();
+  inputs.allow_fallback = cfg->geo.auto_failover;
+  inputs.now_ms = static_cast<int64_t>(uv_now(&loop_));
+  return lb::buildSnapshot(cfg, registry_, ++generation_, inputs);
+}
+
+void ControlLoop::scheduleRebuild() {
+  if (shutting_down_) return;
+  uv_timer_start(&rebuild_timer_, &ControlLoop::onRebuild, 0, 0);
+}
+
+void ControlLoop::onRebuild(uv_timer_t* handle) {
+  static_cast<ControlLoop*>(handle->data)->rebuild();
+}
+
+void ControlLoop::rebuild() {
+  auto snap = buildSnapshot(config_);
+  const std::string before = failover_.active();
+  // Before the doors open the first verdicts are still arriving: choosing (or failing over)
+  // now would pick whichever region answered first, not the best one.
+  std::optional<lb::FailoverEvent> event;
+  if (serving_)
+    event = failover_.evaluate(snap->regions, latency_, static_cast<int64_t>(uv_now(&loop_)),
+                               util::unixNowMs());
+  if (event) recordFailover(*event);
+  const bool switched = failover_.active() != before;
+  if (switched) {
+    if (!event) FLB_LOG(Info, "active region: \"%s\" (first choice)", failover_.active().c_str());
+    snap = buildSnapshot(config_);
+  }
+  auto update = std::make_shared<proxy::WorkerUpdate>(*current_);
+  update->snapshot = std::move(snap);
+  if (serving_ && !update->snapshot->lbs.empty() && !current_->snapshot->lbs.empty() &&
+      update->snapshot->lbs[0].routing_region != current_->snapshot->lbs[0].routing_region)
+    FLB_LOG(Info, "routing to region \"%s\"", update->snapshot->lbs[0].routing_region.c_str());
+  if (serving_) {
+    publish(update);
+  } else {
+    current_ = update;
+  }
+  // After publishing: the workers route the new way while the fsync runs.
+  if (switched) saveState();
+  if (!serving_ && health_ && health_->firstRoundDone()) openDoors();
+}
+
+void ControlLoop::recordFailover(const lb::FailoverEvent& event) {
+  FLB_LOG(Warn, "failover from \"%s\" to \"%s\" (%s): %s", event.from_region.c_str(),
+          event.to_region.c_str(), event.triggered_by.c_str(), event.reason.c_str());
+  for (auto& f : counters_.failovers) {
+    if (f.from == event.from_region && f.to == event.to_region && f.trigger == event.triggered_by) {
+      f.count++;
+      return;
+    }
+  }
+  counters_.failovers.push_back({event.from_region, event.to_region, event.triggered_by, 1});
+}
+
+void ControlLoop::onTick(uv_timer_t* handle) {
+  auto* self = static_cast<ControlLoop*>(handle->data);
+  if (self->shutting_down_ || !self->serving_) return;
+  const lb::ClusterSnapshot& snap = *self->current_->snapshot;
+  // Failback holds elapse without any health change: ask the manager on its own clock.
+  auto event = self->failover_.evaluate(
+      snap.regions, self->latency_, static_cast<int64_t>(uv_now(&self->loop_)), util::unixNowMs());
+  if (event) self->recordFailover(*event);
+  if (event || snap.ramping) self->rebuild();
+  if (event) self->saveState();
+}
+
+void ControlLoop::saveState() {
+  const std::string& path = file_config_->server.state_file;
+  if (path.empty()) return;
+  PersistedState state;
+  state.active_region = failover_.active();
+  state.history.assign(failover_.history().begin(), failover_.history().end());
+  state.overlay = overlay_;
+  std::string error;
+  if (!saveStateFile(path, state, &error))
+    FLB_LOG(Error, "cannot save the state file: %s (the running state is unaffected)",
+            error.c_str());
+}
+
+bool ControlLoop::applyConfig(const std::shared_ptr<const config::Config>& file,
+                              const std::shared_ptr<const config::Config>& effective,
+                              std::string* error) {
+  std::shared_ptr<proxy::WorkerUpdate> update;
+  if (!prepare(effective, &update, error)) return false;
+  logListeners(*update, true);
+  listeners_->retainOnly(*effective);
+  file_config_ = file;
+  config_ = effective;
+  failover_.configure(failoverOptions(config_->geo));
+  latency_ = latencyOf(*config_);
+  health_->sync(*update->snapshot, update->addresses);
+  if (serving_)
+    publish(update);
+  else
+    current_ = update;
+  rebuild();  // health of new backends, region changes and failover decisions
+  return true;
+}
+
 void ControlLoop::publish(const std::shared_ptr<const proxy::WorkerUpdate>& update) {
   current_ = update;
   for (auto& worker : workers_)
@@ -161,44 +375,10 @@ void ControlLoop::logListeners(const proxy::WorkerUpdate& update, bool only_new)
     if (only_new && current_ && i < current_->listeners.size() &&
         current_->listeners[i].key == update.listeners[i].key)
       continue;
-    FLB_LOG(Info, "listening lb=%s addr=%s protocol=%s backends=%zu routing_region=%s",
-            lbs[i].config->name.c_str(), update.listeners[i].bound.str().c_str(),
-            config::toString(lbs[i].config->protocol), lbs[i].backends.size(),
-            lbs[i].routing_region.empty() ? "(none)" : lbs[i].routing_region.c_str());
+    FLB_LOG(Info, "listening lb=%s addr=%s protocol=%s backends=%zu", lbs[i].config->name.c_str(),
+            update.listeners[i].bound.str().c_str(), config::toString(lbs[i].config->protocol),
+            lbs[i].backends.size());
   }
-}
-
-void ControlLoop::reload() {
-  if (config_path_.empty()) {
-    FLB_LOG(Warn, "config reload failed: fiberlb was started without a config file");
-    return;
-  }
-  config::LoadResult loaded = config::loadFile(config_path_, overrides_);
-  for (const config::Diagnostic& w : loaded.warnings)
-    FLB_LOG(Warn, "%s", w.str().c_str());
-  if (!loaded.ok()) {
-    for (const config::Diagnostic& e : loaded.errors)
-      FLB_LOG(Error, "config reload failed: %s", e.str().c_str());
-    FLB_LOG(Error, "config reload failed: keeping the running configuration");
-    return;
-  }
-  auto cfg = std::make_shared<const config::Config>(std::move(loaded.config));
-  if (cfg->server.workers != config_->server.workers && cfg->server.workers != 0)
-    FLB_LOG(Warn, "config reload: a change of workers takes effect at the next restart");
-  if (cfg->server.admin_api_addr != config_->server.admin_api_addr)
-    FLB_LOG(Warn, "config reload: a change of admin_api_addr takes effect at the next restart");
-  std::shared_ptr<proxy::WorkerUpdate> update;
-  std::string error;
-  if (!prepare(cfg, &update, &error)) {
-    FLB_LOG(Error, "config reload failed: %s; keeping the running configuration", error.c_str());
-    return;
-  }
-  logListeners(*update, true);
-  listeners_->retainOnly(*cfg);
-  config_ = cfg;
-  publish(update);
-  FLB_LOG(Info, "config reloaded (generation %llu)",
-          static_cast<unsigned long long>(update->snapshot->generation));
 }
 
 void ControlLoop::onSignal(uv_signal_t* handle, int signum) {
@@ -224,8 +404,16 @@ void ControlLoop::beginShutdown(int signum) {
   double grace = config_->server.shutdown_grace_sec;
   FLB_LOG(Info, "%s: graceful shutdown, finishing in-flight requests (up to %.0f s)",
           strsignal(signum), grace);
+  health_->stop();
+  for (uv_timer_t* t : {&rebuild_timer_, &tick_timer_, &startup_timer_})
+    uv_timer_stop(t);
   for (auto& worker : workers_)
     worker->shutdown();
+  if (!serving_) {
+    // Workers never started: nothing in flight to wait for.
+    for (auto& worker : workers_)
+      worker->start();
+  }
   shutdown_deadline_ms_ = uv_now(&loop_) + static_cast<uint64_t>(grace * 1000);
   uv_timer_start(&shutdown_timer_, &ControlLoop::onShutdownPoll, kShutdownPollMs, kShutdownPollMs);
 }
@@ -240,7 +428,9 @@ void ControlLoop::onShutdownPoll(uv_timer_t* handle) {
     FLB_LOG(Warn, "shutdown grace period over: closing the remaining connections");
     _exit(0);
   }
-  uv_close(reinterpret_cast<uv_handle_t*>(&self->shutdown_timer_), nullptr);
+  for (uv_timer_t* t :
+       {&self->shutdown_timer_, &self->rebuild_timer_, &self->tick_timer_, &self->startup_timer_})
+    uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
   for (uv_signal_t* s : {&self->sighup_, &self->sigterm_, &self->sigint_, &self->sigusr2_})
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   if (self->admin_) self->admin_->close();

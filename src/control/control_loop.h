@@ -1,6 +1,8 @@
 #pragma once
-// The control thread: owns the configuration and the long-lived backend objects, builds
-// snapshots and publishes them to the workers, handles signals (reload, shutdown).
+// The control thread: owns the configuration and the long-lived backend objects, runs the
+// health checks and the failover manager, builds snapshots and publishes them to the
+// workers, persists the state file, serves the admin API and handles signals (reload,
+// shutdown). It is the only writer of routing state.
 
 #include <uv.h>
 
@@ -9,7 +11,10 @@
 #include <vector>
 
 #include "config/config.h"
+#include "lb/admin_overlay.h"
 #include "lb/backend_registry.h"
+#include "lb/failover_manager.h"
+#include "lb/geo_math.h"
 #include "src/admin/admin_source.h"
 #include "src/control/listener_table.h"
 #include "src/proxy/worker.h"
@@ -20,11 +25,15 @@ class DemoBackends;
 namespace fiberlb::admin {
 class AdminServer;
 }
+namespace fiberlb::health {
+class HealthMonitor;
+}
 
 namespace fiberlb::control {
 
-// Also the admin API's read access to the running state (AdminSource), on this loop.
-class ControlLoop final : public admin::AdminSource {
+// Also the admin API's access to the running state (AdminSource) and its operator actions
+// (AdminActions), on this loop.
+class ControlLoop final : public admin::AdminSource, public admin::AdminActions {
  public:
   ControlLoop(std::string config_path, config::Overrides overrides);
   ~ControlLoop() override;
@@ -34,38 +43,89 @@ class ControlLoop final : public admin::AdminSource {
   int run(const std::shared_ptr<const config::Config>& initial);
 
  private:
+  // --- start-up (control_loop.cc)
+  void restoreState();
+  bool startAdmin(std::string* error);
+  void startTimers();
+  void openDoors();
+  static void onStartupDeadline(uv_timer_t* handle);
+
+  // --- routing state (control_loop.cc)
   // Builds the update for `cfg` (opening new listeners). False + message on failure, in
   // which case nothing changed.
   bool prepare(const std::shared_ptr<const config::Config>& cfg,
                std::shared_ptr<proxy::WorkerUpdate>* update, std::string* error);
   static bool servable(const config::LoadBalancer& lb, std::string* error);
+  std::shared_ptr<const lb::ClusterSnapshot> buildSnapshot(
+      const std::shared_ptr<const config::Config>& cfg);
+  // Rebuilds the snapshot from the current health, lets the failover manager react, and
+  // publishes. Coalesced: scheduleRebuild() runs it once on the next loop iteration.
+  void rebuild();
+  void scheduleRebuild();
+  void recordFailover(const lb::FailoverEvent& event);
   void publish(const std::shared_ptr<const proxy::WorkerUpdate>& update);
-  void reload();
+  // Makes `effective` (file config + overlay) the running config. False + message when it
+  // cannot be applied (a listener that cannot bind); nothing changed then.
+  bool applyConfig(const std::shared_ptr<const config::Config>& file,
+                   const std::shared_ptr<const config::Config>& effective, std::string* error);
+  void saveState();
+  static void onRebuild(uv_timer_t* handle);
+  static void onTick(uv_timer_t* handle);
+
+  // --- signals and shutdown (control_loop.cc)
   void beginShutdown(int signum);
   void logListeners(const proxy::WorkerUpdate& update, bool only_new);
   static void onSignal(uv_signal_t* handle, int signum);
   static void onShutdownPoll(uv_timer_t* handle);
 
-  // admin::AdminSource. Control loop only.
+  // --- admin::AdminSource. Control loop only.
   std::shared_ptr<const proxy::WorkerUpdate> currentUpdate() const override { return current_; }
   std::shared_ptr<const config::Config> currentConfig() const override { return config_; }
   admin::WorkerTotals workerTotals() const override;
+  const lb::FailoverManager& failover() const override { return failover_; }
+  const lb::LatencyMatrix& latency() const override { return latency_; }
+  admin::ControlCounters controlCounters() const override { return counters_; }
+
+  // --- admin::AdminActions (control_actions.cc). Control loop only.
+  admin::ActionResult failover(const std::string& from, const std::string& to,
+                               const std::string& reason, const std::string& triggered_by) override;
+  admin::ActionResult setActiveRegion(const std::string& region_id) override;
+  admin::ActionResult addRegion(const config::Region& region) override;
+  admin::ActionResult deleteRegion(const std::string& region_id) override;
+  admin::ActionResult addNode(const std::string& lb, const config::Backend& node) override;
+  admin::ActionResult deleteNode(const std::string& lb, const std::string& node_id) override;
+  admin::ActionResult patchBackend(const std::string& lb, const std::string& name,
+                                   std::optional<int> weight,
+                                   std::optional<config::AdminState> state) override;
+  admin::ActionResult reload() override;
+  // Applies `overlay` on top of the file config; on success it becomes overlay_ and is saved.
+  admin::ActionResult applyOverlay(lb::AdminOverlay overlay, int success_status,
+                                   std::string message);
+  admin::ActionResult switchRegion(const std::string& from, const std::string& to,
+                                   const std::string& reason, const std::string& triggered_by);
 
   std::string config_path_;
   config::Overrides overrides_;
   uv_loop_t loop_{};
   uv_signal_t sighup_{}, sigterm_{}, sigint_{}, sigusr2_{};
-  uv_timer_t shutdown_timer_{};
-  std::shared_ptr<const config::Config> config_;
+  uv_timer_t shutdown_timer_{}, rebuild_timer_{}, tick_timer_{}, startup_timer_{};
+  std::shared_ptr<const config::Config> file_config_;  // as read from the file
+  std::shared_ptr<const config::Config> config_;       // file_config_ + overlay_
+  lb::AdminOverlay overlay_;
   std::shared_ptr<const proxy::WorkerUpdate> current_;
   lb::BackendRegistry registry_;
+  lb::FailoverManager failover_;
+  lb::LatencyMatrix latency_;
+  admin::ControlCounters counters_;
   std::unique_ptr<ListenerTable> listeners_;
   std::vector<net::SocketAddress> addresses_;  // by slot; grows, never shrinks
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
+  std::unique_ptr<health::HealthMonitor> health_;
   std::unique_ptr<demo::DemoBackends> demo_;
   std::unique_ptr<admin::AdminServer> admin_;
   uint64_t generation_ = 0;
   uint64_t shutdown_deadline_ms_ = 0;
+  bool serving_ = false;  // workers started (after the first round of health checks)
   bool shutting_down_ = false;
 };
 

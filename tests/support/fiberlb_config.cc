@@ -47,6 +47,10 @@ std::string FiberlbConfig::render(const std::string& state_file) const {
           << "weight = " << b.weight << "\n";
       if (!b.region.empty()) out << "region = " << quoted(b.region) << "\n";
     }
+    if (!lb.healthcheck.empty()) {
+      out << "[standalone.loadbalancers.healthcheck]\n" << lb.healthcheck;
+      if (lb.healthcheck.back() != '\n') out << "\n";
+    }
   }
   out << extra;
   return out.str();

@@ -29,6 +29,9 @@ struct LbConfig {
   std::map<std::string, int64_t> timeouts{{"client_header_ms", 5000}};
   std::optional<int> retries_max;
   std::string extra;  // raw TOML lines of the LB's own table
+  // Raw "key = value" lines of [standalone.loadbalancers.healthcheck], written right after
+  // the LB's backends; "" = no healthcheck table (no active checks).
+  std::string healthcheck;
 };
 
 struct FiberlbConfig {
