@@ -31,6 +31,7 @@ struct HealthMonitor::Target {
   RiseFall rise_fall{1, 1};
   uv_timer_t timer{};
   uint64_t interval_ms = 0;
+  uint64_t started_ms = 0;  // loop time the check in flight started
   bool had_result = false;  // for firstRoundDone()
   bool seen = false;        // marks targets still in the snapshot during sync()
 };
@@ -49,6 +50,7 @@ uint64_t HealthMonitor::effectiveTimeoutMs(const config::HealthCheck& hc) {
 
 void HealthMonitor::sync(const lb::ClusterSnapshot& snap,
                          const std::vector<net::SocketAddress>& addresses) {
+  if (stopped_) return;  // shutting down: no new checks
   for (auto& [state, target] : targets_)
     target->seen = false;
 
@@ -57,7 +59,7 @@ void HealthMonitor::sync(const lb::ClusterSnapshot& snap,
     for (const lb::BackendState::Ptr& state : ls.backends) {
       auto it = targets_.find(state.get());
       if (!checked) {
-        if (it == targets_.end()) state->health = lb::HealthRecord{};
+        if (it == targets_.end()) state->health.health = lb::Health::Unknown;
         continue;  // a target left over from a checked config is removed below
       }
       Target* t = it != targets_.end() ? it->second : addTarget(state);
@@ -109,7 +111,8 @@ void HealthMonitor::configure(Target& t, const config::LoadBalancer& lb,
   rng_state_ ^= rng_state_ >> 7;
   rng_state_ ^= rng_state_ << 17;
   const uint64_t first = rng_state_ % std::min(interval, kMaxFirstDelayMs);
-  uv_timer_start(&t.timer, &HealthMonitor::onTimer, first, interval);
+  // A check in flight schedules the next one (at the new interval) when it completes.
+  if (!t.probe.running()) uv_timer_start(&t.timer, &HealthMonitor::onTimer, first, 0);
 }
 
 void HealthMonitor::removeTarget(Target* t) {
@@ -120,6 +123,7 @@ void HealthMonitor::removeTarget(Target* t) {
 }
 
 void HealthMonitor::stop() {
+  stopped_ = true;
   for (auto& [state, target] : targets_)
     removeTarget(target);
   targets_.clear();
@@ -131,15 +135,24 @@ bool HealthMonitor::firstRoundDone() const {
   return true;
 }
 
+// Checks start one interval apart (start to start): the next one is armed when the previous
+// completes, for the rest of the interval. The timeout never exceeds the interval, so a
+// hanging backend still gets a check every interval and detection stays within interval ×
+// unhealthy_threshold of the first failing check.
 void HealthMonitor::onTimer(uv_timer_t* timer) {
   auto* t = static_cast<Target*>(timer->data);
-  // The timeout never exceeds the interval, so a check still running here is one that the
-  // timer fired a hair early for; let it finish rather than count it twice.
   if (t->probe.running()) return;
   t->owner->runCheck(*t);
 }
 
+void HealthMonitor::scheduleNext(Target& t) {
+  const uint64_t elapsed = uv_now(loop_) - t.started_ms;
+  const uint64_t delay = elapsed < t.interval_ms ? t.interval_ms - elapsed : 0;
+  uv_timer_start(&t.timer, &HealthMonitor::onTimer, delay, 0);
+}
+
 void HealthMonitor::runCheck(Target& t) {
+  t.started_ms = uv_now(loop_);
   if (t.spec.address.length == 0) {
     ProbeResult unresolved;
     unresolved.outcome = ProbeOutcome::ConnectError;
@@ -157,6 +170,7 @@ void HealthMonitor::onResult(Target& t, const ProbeResult& result) {
   h.last_result = result.passed() ? "ok" : result.detail;
   const bool first_result = !t.had_result;
   t.had_result = true;
+  scheduleNext(t);
   FLB_LOG(Trace, "health check lb=%s backend=%s %s: %s (%llu ms)", t.lb_name.c_str(),
           t.state->name().c_str(), kindOf(t.spec.type), h.last_result.c_str(),
           static_cast<unsigned long long>(result.elapsed_ms));

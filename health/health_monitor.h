@@ -44,7 +44,8 @@ class HealthMonitor {
   // start-up waits for before it opens the doors. True when nothing is checked.
   bool firstRoundDone() const;
 
-  // Stops every check and closes every timer. Call before the loop is closed.
+  // Stops every check and closes every timer; later sync() calls do nothing. Call before
+  // the loop is closed.
   void stop();
 
   // Per-check timeout actually used: never longer than the interval, so that detection
@@ -59,12 +60,14 @@ class HealthMonitor {
   void removeTarget(Target* t);
   static void onTimer(uv_timer_t* timer);
   void runCheck(Target& t);
+  void scheduleNext(Target& t);
   void onResult(Target& t, const ProbeResult& result);
 
   uv_loop_t* loop_;
   ChangeCallback on_change_;
   std::unordered_map<const lb::BackendState*, Target*> targets_;
   uint64_t rng_state_;
+  bool stopped_ = false;
 };
 
 }  // namespace fiberlb::health

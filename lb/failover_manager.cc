@@ -145,6 +145,9 @@ std::string reasonToLeave(const RegionState* active, std::string_view id, double
   if (active == nullptr) return name + " is no longer configured";
   if (active->status == RegionStatus::Maintenance)
     return name + " in maintenance (set by an operator)";
+  // A region left without any backend (all removed) can serve nothing: SPEC §4's "always
+  // offline when no backend is eligible".
+  if (active->counts.nodes == 0) return name + " has no backends";
   if (active->status == RegionStatus::Offline)
     return name + " offline: " + eligibility(active->counts) + " (failover_threshold " +
            formatNumber("%g", threshold) + ")";
@@ -255,7 +258,10 @@ const RegionState* FailoverManager::trackPreferred(const std::vector<RegionState
   // Tracked on every evaluation, whatever else happens, so that the hold measures continuous
   // Online time and restarts whenever the preferred region flaps (or another one becomes
   // preferred).
-  const RegionState* preferred = bestWhere(regions, [](const RegionState&) { return true; });
+  // Regions without backends (a default region nobody uses) are never preferred: they can
+  // never be Online, so preferring one would disarm failback for good.
+  const RegionState* preferred =
+      bestWhere(regions, [](const RegionState& r) { return r.counts.nodes > 0; });
   const std::string id = preferred != nullptr ? preferred->id : "";
   if (id != preferred_) preferred_online_since_ms_ = -1;
   preferred_ = id;
@@ -323,6 +329,21 @@ std::optional<FailoverEvent> FailoverManager::manualSwitch(
   }
   if (target->id == active_) {
     setError(error, conflict, "region " + active_ + " is already the active region", true);
+    return std::nullopt;
+  }
+  if (!from.empty() && findRegion(regions, from) == nullptr) {
+    setError(error, conflict, "unknown region '" + std::string(from) + "'", false);
+    return std::nullopt;
+  }
+  // With auto failover on, the next evaluation would leave a region that cannot serve at
+  // once and call it an automatic failover: refuse instead of pretending it worked.
+  if (options_.auto_failover && !isServing(target->status)) {
+    setError(error, conflict,
+             "region " + target->id + " is " + toString(target->status) + " (" +
+                 eligibility(target->counts) +
+                 "); with geo.auto_failover on it would be failed away from at once — bring a "
+                 "backend of it online first, or set geo.auto_failover = false",
+             true);
     return std::nullopt;
   }
   if (!from.empty() && from != active_) {

@@ -37,9 +37,10 @@ void healthReasons(const LbView& lb, const BackendView& b, std::vector<std::stri
     out.push_back("no health check result yet");
     return;
   }
-  out.push_back("no health verdict yet: waiting for " +
-                std::to_string(lb.config->healthcheck.healthy_threshold) +
-                " consecutive passing checks (last: " + h.last_result + ")");
+  // From Unknown one pass is enough; going down takes unhealthy_threshold failures.
+  out.push_back("no health verdict yet: one passing check brings it in, " +
+                std::to_string(lb.config->healthcheck.unhealthy_threshold) +
+                " consecutive failures mark it unhealthy (last: " + h.last_result + ")");
 }
 
 // The circuit breaker (SPEC §4) is not built yet, so no circuit keeps a backend out. When it

@@ -44,11 +44,22 @@ std::string joinDiagnostics(const std::vector<config::Diagnostic>& errors) {
   return out;
 }
 
+constexpr const char* kNotPersisted =
+    "; warning: the state file could not be written (see the log), so this change will not "
+    "survive a restart";
+
 }  // namespace
+
+std::optional<admin::ActionResult> ControlLoop::refuseWhileShuttingDown() const {
+  if (!shutting_down_) return std::nullopt;
+  return admin::ActionResult::fail(409, "shutting_down",
+                                   "fiberlb is shutting down and accepts no more changes");
+}
 
 admin::ActionResult ControlLoop::switchRegion(const std::string& from, const std::string& to,
                                               const std::string& reason,
                                               const std::string& triggered_by) {
+  if (auto refused = refuseWhileShuttingDown()) return *refused;
   if (findRegion(*config_, to) == nullptr)
     return admin::ActionResult::fail(404, "not_found", "region \"" + to + "\" does not exist");
   std::string error;
@@ -60,9 +71,9 @@ admin::ActionResult ControlLoop::switchRegion(const std::string& from, const std
                                      error);
   recordFailover(*event);
   rebuild();
-  saveState();
+  const bool saved = saveState();
   admin::ActionResult result;
-  result.message = "active region is now " + to;
+  result.message = "active region is now " + failover_.active() + (saved ? "" : kNotPersisted);
   result.event = *event;
   return result;
 }
@@ -100,6 +111,11 @@ admin::ActionResult ControlLoop::deleteRegion(const std::string& region_id) {
   for (const config::LoadBalancer& lb : config_->loadbalancers)
     nodes += std::count_if(lb.backends.begin(), lb.backends.end(),
                            [&](const config::Backend& b) { return b.region == region_id; });
+  if (region_id == file_config_->geo.active_region)
+    return admin::ActionResult::fail(409, "conflict",
+                                     "region \"" + region_id +
+                                         "\" is geo.active_region in the config file; change "
+                                         "the file first");
   if (nodes > 0)
     return admin::ActionResult::fail(409, "conflict",
                                      "region \"" + region_id + "\" still holds " +
@@ -199,6 +215,7 @@ admin::ActionResult ControlLoop::patchBackend(const std::string& lb_name, const 
 
 admin::ActionResult ControlLoop::applyOverlay(lb::AdminOverlay overlay, int success_status,
                                               std::string message) {
+  if (auto refused = refuseWhileShuttingDown()) return *refused;
   auto effective =
       std::make_shared<const config::Config>(lb::applyOverlay(*file_config_, overlay, &overlay));
   const config::ConfigChanges changes = config::diff(*config_, *effective);
@@ -206,8 +223,9 @@ admin::ActionResult ControlLoop::applyOverlay(lb::AdminOverlay overlay, int succ
   if (!applyConfig(file_config_, effective, &error))
     return admin::ActionResult::fail(409, "conflict", error);
   overlay_ = std::move(overlay);
-  saveState();
+  const bool saved = saveState();
   FLB_LOG(Info, "admin API: %s", message.c_str());
+  if (!saved) message += kNotPersisted;
   admin::ActionResult result;
   result.status = success_status;
   result.message = std::move(message);
@@ -216,6 +234,7 @@ admin::ActionResult ControlLoop::applyOverlay(lb::AdminOverlay overlay, int succ
 }
 
 admin::ActionResult ControlLoop::reload() {
+  if (auto refused = refuseWhileShuttingDown()) return *refused;
   if (config_path_.empty()) {
     FLB_LOG(Warn, "config reload failed: fiberlb was started without a config file");
     counters_.reloads_failed++;
@@ -255,11 +274,19 @@ admin::ActionResult ControlLoop::reload() {
           changes.removed.size(), changes.modified.size());
   // An edited geo.active_region is an operator's switch made in the file.
   const std::string& wanted = file->geo.active_region;
-  if (!wanted.empty() && wanted != old_active_setting && wanted != failover_.active())
-    switchRegion("", wanted, "geo.active_region changed in the config file", "config");
-  saveState();
+  std::string note;
+  if (!wanted.empty() && wanted != old_active_setting && wanted != failover_.active()) {
+    admin::ActionResult switched =
+        switchRegion("", wanted, "geo.active_region changed in the config file", "config");
+    if (!switched.ok()) {
+      note = "; geo.active_region not applied: " + switched.message;
+      FLB_LOG(Warn, "config reload: geo.active_region \"%s\" not applied: %s", wanted.c_str(),
+              switched.message.c_str());
+    }
+  }
+  const bool saved = saveState();
   admin::ActionResult result;
-  result.message = "reloaded";
+  result.message = "reloaded" + note + (saved ? "" : kNotPersisted);
   result.changes = {changes.added, changes.removed, changes.modified};
   return result;
 }

@@ -320,26 +320,29 @@ void ControlLoop::recordFailover(const lb::FailoverEvent& event) {
 void ControlLoop::onTick(uv_timer_t* handle) {
   auto* self = static_cast<ControlLoop*>(handle->data);
   if (self->shutting_down_ || !self->serving_) return;
-  const lb::ClusterSnapshot& snap = *self->current_->snapshot;
+  // Held by value: rebuild() replaces current_.
+  const std::shared_ptr<const lb::ClusterSnapshot> snap = self->current_->snapshot;
   // Failback holds elapse without any health change: ask the manager on its own clock.
   auto event = self->failover_.evaluate(
-      snap.regions, self->latency_, static_cast<int64_t>(uv_now(&self->loop_)), util::unixNowMs());
+      snap->regions, self->latency_, static_cast<int64_t>(uv_now(&self->loop_)), util::unixNowMs());
   if (event) self->recordFailover(*event);
-  if (event || snap.ramping) self->rebuild();
+  if (event || snap->ramping) self->rebuild();
   if (event) self->saveState();
 }
 
-void ControlLoop::saveState() {
+// Blocks the control loop for the fsyncs (a few ms; only on failovers and admin changes),
+// never the workers.
+bool ControlLoop::saveState() {
   const std::string& path = file_config_->server.state_file;
-  if (path.empty()) return;
+  if (path.empty()) return true;
   PersistedState state;
   state.active_region = failover_.active();
   state.history.assign(failover_.history().begin(), failover_.history().end());
   state.overlay = overlay_;
   std::string error;
-  if (!saveStateFile(path, state, &error))
-    FLB_LOG(Error, "cannot save the state file: %s (the running state is unaffected)",
-            error.c_str());
+  if (saveStateFile(path, state, &error)) return true;
+  FLB_LOG(Error, "cannot save the state file: %s (the running state is unaffected)", error.c_str());
+  return false;
 }
 
 bool ControlLoop::applyConfig(const std::shared_ptr<const config::Config>& file,
@@ -354,11 +357,9 @@ bool ControlLoop::applyConfig(const std::shared_ptr<const config::Config>& file,
   failover_.configure(failoverOptions(config_->geo));
   latency_ = latencyOf(*config_);
   health_->sync(*update->snapshot, update->addresses);
-  if (serving_)
-    publish(update);
-  else
-    current_ = update;
-  rebuild();  // health of new backends, region changes and failover decisions
+  // rebuild() publishes once, with the failover manager's view of the new regions.
+  current_ = update;
+  rebuild();
   return true;
 }
 

@@ -68,7 +68,8 @@ class ControlLoop final : public admin::AdminSource, public admin::AdminActions 
   // cannot be applied (a listener that cannot bind); nothing changed then.
   bool applyConfig(const std::shared_ptr<const config::Config>& file,
                    const std::shared_ptr<const config::Config>& effective, std::string* error);
-  void saveState();
+  // False (logged) when the state file could not be written.
+  bool saveState();
   static void onRebuild(uv_timer_t* handle);
   static void onTick(uv_timer_t* handle);
 
@@ -101,6 +102,8 @@ class ControlLoop final : public admin::AdminSource, public admin::AdminActions 
   // Applies `overlay` on top of the file config; on success it becomes overlay_ and is saved.
   admin::ActionResult applyOverlay(lb::AdminOverlay overlay, int success_status,
                                    std::string message);
+  // 409 while shutting down: an action would restart what shutdown stopped.
+  std::optional<admin::ActionResult> refuseWhileShuttingDown() const;
   admin::ActionResult switchRegion(const std::string& from, const std::string& to,
                                    const std::string& reason, const std::string& triggered_by);
 

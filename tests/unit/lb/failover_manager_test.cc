@@ -448,8 +448,22 @@ TEST(FailoverManager, ManualSwitchDefaultsReasonAndTrigger) {
   EXPECT_FALSE(e->reason.empty());
 }
 
-TEST(FailoverManager, ManualSwitchToNonServingRegionIsAllowedWithWarning) {
+TEST(FailoverManager, ManualSwitchToNonServingRegionIsRefusedWithAutoFailover) {
   Harness h({region("a", 1, RegionStatus::Online), region("b", 2, RegionStatus::Offline)});
+  h.manager.setInitial("a");
+  std::string error;
+  bool conflict = false;
+  EXPECT_FALSE(h.manager.manualSwitch(h.regions, "", "b", "drill", "api", 0, &error, &conflict));
+  EXPECT_TRUE(conflict);
+  EXPECT_NE(error.find("auto_failover"), std::string::npos) << error;
+  EXPECT_EQ(h.manager.active(), "a");
+}
+
+TEST(FailoverManager, ManualSwitchToNonServingRegionIsAllowedWithWarningWithoutAutoFailover) {
+  FailoverManager::Options no_auto;
+  no_auto.auto_failover = false;
+  Harness h({region("a", 1, RegionStatus::Online), region("b", 2, RegionStatus::Offline)},
+            no_auto);
   h.manager.setInitial("a");
   const std::optional<FailoverEvent> e = h.manual("", "b", "drill");
   ASSERT_TRUE(e.has_value());
