@@ -107,6 +107,12 @@ ConfigChanges diff(const Config& before, const Config& after) {
       out.removed.push_back(lb.name + "/" + b.name);
   }
   diffRegions(before.geo, after.geo, out);
+  const Geo &a = before.geo, &b = after.geo;
+  if (std::tie(a.auto_failover, a.failover_threshold, a.failback, a.failback_hold_sec,
+               a.active_region, a.replication_group_size) !=
+      std::tie(b.auto_failover, b.failover_threshold, b.failback, b.failback_hold_sec,
+               b.active_region, b.replication_group_size))
+    out.modified.push_back("geo");
   return out;
 }
 

@@ -9,8 +9,8 @@
 
 namespace fiberlb::config {
 
-// Names are "lb" for a load balancer, "lb/backend" for a backend and "region:id" for a
-// region; each list is in config order (before's order for removed).
+// Names are "lb" for a load balancer, "lb/backend" for a backend, "region:id" for a region
+// and "geo" for the failover settings; each list is in config order (before's order for removed).
 struct ConfigChanges {
   std::vector<std::string> added;
   std::vector<std::string> removed;

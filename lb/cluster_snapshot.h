@@ -17,7 +17,10 @@ namespace fiberlb::lb {
 struct LbSnapshot {
   const config::LoadBalancer* config = nullptr;  // points into ClusterSnapshot::config
   std::vector<BackendState::Ptr> backends;       // every backend of the LB, config order
-  std::vector<Endpoint> endpoints;               // eligible backends of the routing region
+  // Parallel to `backends`: eligibility (SPEC §4) when the snapshot was built — what routing
+  // and region status used, so the admin API reports the same.
+  std::vector<char> eligible;
+  std::vector<Endpoint> endpoints;  // eligible backends of the routing region
   // Eligible backends of the region failover would pick next (empty without auto_failover).
   // Only retries use them: when every endpoint of the routing region was tried, a request
   // that failed before any response byte goes here instead of failing — it covers the

@@ -159,6 +159,7 @@ std::shared_ptr<const ClusterSnapshot> buildSnapshot(std::shared_ptr<const confi
   for (size_t l = 0; l < snap->lbs.size(); ++l) {
     LbSnapshot& ls = snap->lbs[l];
     const config::LoadBalancer& lb = *ls.config;
+    ls.eligible = eligible[l];
     ls.routing_region = chooseRegion(lb, eligible[l], snap->regions, active, inputs.allow_fallback);
     if (inputs.allow_fallback)
       ls.standby_region = bestRegionFor(lb, eligible[l], snap->regions, true, ls.routing_region);

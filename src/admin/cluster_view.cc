@@ -49,7 +49,7 @@ LbView lbView(const lb::LbSnapshot& ls, const proxy::ListenerSpec* listener) {
     bv.config = &ls.config->backends[b];
     bv.state = ls.backends[b].get();
     bv.region = bv.config->region.empty() ? std::string_view("default") : bv.config->region;
-    bv.eligible = lb::isEligible(*ls.config, *bv.config, *bv.state);
+    bv.eligible = b < ls.eligible.size() && ls.eligible[b] != 0;
     auto it = routed.find(bv.state);
     bv.in_rotation = it != routed.end();
     bv.effective_weight = bv.in_rotation ? it->second : 0;

@@ -20,7 +20,7 @@ struct BackendView {
   const config::Backend* config = nullptr;
   const lb::BackendState* state = nullptr;
   std::string_view region;  // never empty ("default" when the config leaves it out)
-  // SPEC §4 eligibility (lb::isEligible): may receive traffic if its region is routed to.
+  // SPEC §4 eligibility as the snapshot recorded it (LbSnapshot::eligible).
   bool eligible = false;
   // Currently an endpoint: eligible and in the LB's routing region.
   bool in_rotation = false;
