@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,6 +30,13 @@
 
 namespace fiberlb::testing {
 namespace {
+
+// The Worker runs inside this process: as in fiberlb's main(), a peer closing mid-write must
+// be an error return on the write, not a SIGPIPE that kills the test binary.
+[[maybe_unused]] const bool kSigpipeIgnored = [] {
+  std::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
 
 uint64_t get(const std::atomic<uint64_t>& a) {
   return a.load();
