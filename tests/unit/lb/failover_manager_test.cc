@@ -462,8 +462,7 @@ TEST(FailoverManager, ManualSwitchToNonServingRegionIsRefusedWithAutoFailover) {
 TEST(FailoverManager, ManualSwitchToNonServingRegionIsAllowedWithWarningWithoutAutoFailover) {
   FailoverManager::Options no_auto;
   no_auto.auto_failover = false;
-  Harness h({region("a", 1, RegionStatus::Online), region("b", 2, RegionStatus::Offline)},
-            no_auto);
+  Harness h({region("a", 1, RegionStatus::Online), region("b", 2, RegionStatus::Offline)}, no_auto);
   h.manager.setInitial("a");
   const std::optional<FailoverEvent> e = h.manual("", "b", "drill");
   ASSERT_TRUE(e.has_value());
