@@ -24,15 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-// The admin port as logged ("admin API listening addr=IP:PORT"); 0 when missing.
-uint16_t adminPort(FiberlbProcess& lb) {
-  static const std::regex kAddr(R"(admin API listening addr=(\S+):(\d+))");
-  auto line = lb.process().waitForLine("admin API listening addr=", deadlineIn(5000));
-  std::smatch m;
-  if (!line || !std::regex_search(*line, m, kAddr)) return 0;
-  return static_cast<uint16_t>(std::stoi(m[2].str()));
-}
-
 Response adminGet(uint16_t port, const std::string& path) {
   return fetch(port, getRequest(path), deadlineIn(10000));
 }

@@ -23,15 +23,6 @@ using nlohmann::json;
 
 constexpr double kIntervalSec = 0.2;
 
-// The admin port as logged ("admin API listening addr=IP:PORT"); 0 when missing.
-uint16_t adminPort(FiberlbProcess& lb) {
-  static const std::regex kAddr(R"(admin API listening addr=(\S+):(\d+))");
-  auto line = lb.process().waitForLine("admin API listening addr=", deadlineIn(5000));
-  std::smatch m;
-  if (!line || !std::regex_search(*line, m, kAddr)) return 0;
-  return static_cast<uint16_t>(std::stoi(m[2].str()));
-}
-
 // GET `path` on the admin API as JSON; discarded on any failure.
 json adminJson(uint16_t port, const std::string& path) {
   Response r = fetch(port, getRequest(path), deadlineIn(5000));

@@ -31,14 +31,6 @@ std::string findPromtool() {
   return "";
 }
 
-uint16_t adminPort(FiberlbProcess& lb) {
-  static const std::regex kAddr(R"(admin API listening addr=(\S+):(\d+))");
-  auto line = lb.process().waitForLine("admin API listening addr=", deadlineIn(5000));
-  std::smatch m;
-  if (!line || !std::regex_search(*line, m, kAddr)) return 0;
-  return static_cast<uint16_t>(std::stoi(m[2].str()));
-}
-
 // Sums every sample of `family` (exactly that name) whose labels include all of `labels`.
 double sumSamples(const std::string& exposition, const std::string& family,
                   const std::map<std::string, std::string>& labels = {}) {

@@ -128,15 +128,6 @@ class Cluster {
   std::map<std::string, std::string> region_of_;
 };
 
-// The admin port as logged ("admin API listening addr=IP:PORT"); 0 when missing.
-uint16_t adminPort(FiberlbProcess& lb) {
-  static const std::regex kAddr(R"(admin API listening addr=(\S+):(\d+))");
-  auto line = lb.process().waitForLine("admin API listening addr=", deadlineIn(5000));
-  std::smatch m;
-  if (!line || !std::regex_search(*line, m, kAddr)) return 0;
-  return static_cast<uint16_t>(std::stoi(m[2].str()));
-}
-
 Response adminCall(uint16_t port, const std::string& method, const std::string& path,
                    const std::string& body = "") {
   std::string request = method + " " + path + " HTTP/1.1\r\nHost: admin.test\r\n";

@@ -145,18 +145,6 @@ void expectJsonError(const Response& r, int status, const std::string& code) {
   EXPECT_NE(r.header("Content-Type").value_or("").find("application/json"), std::string::npos);
 }
 
-// The admin port as logged ("admin API listening addr=IP:PORT"); 0 when missing.
-uint16_t adminPort(FiberlbProcess& lb) {
-  static constexpr std::string_view kMarker = "admin API listening addr=";
-  auto line = lb.process().waitForLine(std::string(kMarker), deadlineIn(5000));
-  if (!line) return 0;
-  const size_t at = line->find(kMarker) + kMarker.size();
-  const size_t end = std::min(line->find(' ', at), line->size());
-  const size_t colon = line->rfind(':', end);
-  if (colon == std::string::npos || colon < at) return 0;
-  return static_cast<uint16_t>(std::atoi(line->c_str() + colon + 1));
-}
-
 // fiberlb_downstream_connections from /metrics, or -1 when unavailable.
 int downstreamConnections(uint16_t admin_port) {
   static constexpr std::string_view kSample = "\nfiberlb_downstream_connections{lb=\"web\"} ";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <regex>
 
 namespace fiberlb::testing {
 
@@ -128,6 +129,14 @@ std::optional<int> FiberlbProcess::stop(int sig, Deadline deadline) {
   if (!process_) return std::nullopt;
   process_->signal(sig);
   return process_->waitExit(deadline);
+}
+
+uint16_t adminPort(FiberlbProcess& lb) {
+  static const std::regex kAddr(R"(admin API listening addr=(\S+):(\d+))");
+  auto line = lb.process().waitForLine("admin API listening addr=", deadlineIn(5000));
+  std::smatch m;
+  if (!line || !std::regex_search(*line, m, kAddr)) return 0;
+  return static_cast<uint16_t>(std::stoi(m[2].str()));
 }
 
 }  // namespace fiberlb::testing

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -69,5 +70,9 @@ class FiberlbProcess {
   std::unique_ptr<Process> process_;
   std::map<std::string, uint16_t> ports_;
 };
+
+// The admin API port fiberlb logged ("admin API listening addr=IP:PORT"), waiting up to 5 s
+// for the line; 0 when it never came.
+uint16_t adminPort(FiberlbProcess& lb);
 
 }  // namespace fiberlb::testing
