@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "lb/circuit_breaker.h"
+
 namespace fiberlb::lb {
 
 // Active health of a backend (SPEC §4): unknown until the first check result.
@@ -26,9 +28,16 @@ struct HealthRecord {
   std::string last_result;  // result of the latest check ("ok", "timeout", "status 503")
 };
 
+// What the control loop last saw of a backend's circuit, to log and time its transitions.
+// Control loop only.
+struct CircuitRecord {
+  CircuitState seen = CircuitState::Closed;
+  int64_t changed_unix_ms = 0;  // when `seen` last changed (0 = never)
+};
+
 // Identity = (LB, name, address, port). One object per identity lives across snapshots and
-// reloads (the control loop keeps a registry of them), so counters, health and (later)
-// circuit state survive a reload. Workers only touch the relaxed atomics; everything else is
+// reloads (the control loop keeps a registry of them), so counters, health and circuit
+// state survive a reload. Workers only touch the relaxed atomics; everything else is
 // immutable after construction.
 class BackendState {
  public:
@@ -51,7 +60,7 @@ class BackendState {
 
   // Requests in flight on this backend across all workers. Least-connections reads it.
   std::atomic<int64_t> active_requests{0};
-  // Open upstream connections across all workers (for max_connections, issue 4).
+  // Open upstream connections across all workers (fiberlb_upstream_connections).
   std::atomic<int64_t> connections{0};
   // Monotonic totals for metrics and the admin API.
   std::atomic<uint64_t> requests_total{0};
@@ -59,8 +68,12 @@ class BackendState {
   // Responses relayed from this backend by status class: [0] = 1xx ... [4] = 5xx.
   std::array<std::atomic<uint64_t>, 5> responses_by_class{};
 
+  // The passive health check, fed by every worker's requests (its own cache line).
+  CircuitBreaker circuit;
+
   // Control loop only (health monitor writes, snapshot builder and admin read).
   HealthRecord health;
+  CircuitRecord circuit_record;
 
  private:
   const std::string lb_;

@@ -40,6 +40,10 @@ class LbStats {
   explicit LbStats(std::string name) : name_(std::move(name)) {}
   const std::string& name() const { return name_; }
 
+  // Upstream connects in progress across all workers (circuit_breaker.max_pending_requests).
+  // Written only when a new upstream connection is opened, so it shares no hot cache line.
+  alignas(64) std::atomic<int64_t> pending_connects{0};
+
   LbStatsShard& shard(int worker_id) { return shards_[static_cast<size_t>(worker_id) % kShards]; }
   const std::array<LbStatsShard, kShards>& shards() const { return shards_; }
 

@@ -101,6 +101,8 @@ bool hasActiveChecks(const config::LoadBalancer& lb) {
 bool isEligible(const config::LoadBalancer& lb, const config::Backend& backend,
                 const BackendState& state) {
   if (backend.weight <= 0 || backend.state != config::AdminState::Enabled) return false;
+  // Half-open stays eligible: its trial requests are rationed by the breaker itself.
+  if (state.circuit.state() == CircuitState::Open) return false;
   if (hasActiveChecks(lb)) return state.health.health == Health::Healthy;
   return state.health.health != Health::Unhealthy;
 }

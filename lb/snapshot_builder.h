@@ -18,9 +18,10 @@ namespace fiberlb::lb {
 bool hasActiveChecks(const config::LoadBalancer& lb);
 
 // Whether `backend` may receive new traffic (SPEC §4): enabled by the operator, weight > 0,
-// healthy (or, without active checks, not known to be unhealthy). The circuit joins here with
-// the breaker work. This is the one place eligibility is decided, so routing, region status
-// and the admin API can never disagree about it. Control loop only (reads state.health).
+// healthy (or, without active checks, not known to be unhealthy), and its circuit not open
+// (half-open counts: the breaker rations its trial requests). This is the one place eligibility is
+// decided, so routing, region status and the admin API can never disagree about it. Control loop
+// only (reads state.health).
 bool isEligible(const config::LoadBalancer& lb, const config::Backend& backend,
                 const BackendState& state);
 

@@ -2,12 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
 #include "lb/backend_registry.h"
+#include "lb/circuit_breaker.h"
 #include "lb/cluster_snapshot.h"
 #include "lb/picker.h"
 
@@ -55,6 +57,14 @@ std::vector<std::string> endpointNames(const LbSnapshot& s) {
   for (const Endpoint& e : s.endpoints)
     out.push_back(e.backend->name());
   return out;
+}
+
+// Opens `state`'s circuit the way workers do: failure_threshold consecutive failures.
+void openCircuit(BackendState& state, const config::CircuitBreaker& cfg, int64_t now_ms = 1000) {
+  for (int i = 0; i < cfg.failure_threshold; ++i)
+    state.circuit.recordFailure(Admission::Normal, FailureInfo{FailureCause::Refused, 0}, cfg,
+                                now_ms);
+  ASSERT_EQ(state.circuit.state(), CircuitState::Open);
 }
 
 TEST(SnapshotBuilderTest, RoutesToHighestPriorityRegion) {
@@ -344,6 +354,55 @@ TEST(SnapshotBuilderTest, StandbyIsTheNextServingRegionForRetries) {
   auto strict = buildSnapshot(cfg, reg, 2, in);
   EXPECT_TRUE(strict->lbs[0].standby.empty());
   EXPECT_EQ(strict->lbs[0].standby_region, "");
+}
+
+TEST(SnapshotBuilderTest, OpenCircuitIsNotEligibleButHalfOpenIs) {
+  config::LoadBalancer l;
+  BackendState s("lb", "b", "127.0.0.1", 1, 0);
+  EXPECT_TRUE(isEligible(l, backend("b", 1, "r"), s));
+  openCircuit(s, l.circuit_breaker, 1000);
+  EXPECT_FALSE(isEligible(l, backend("b", 1, "r"), s));
+  ASSERT_TRUE(s.circuit.enterHalfOpen(l.circuit_breaker, s.circuit.view().half_open_at_ms));
+  EXPECT_TRUE(isEligible(l, backend("b", 1, "r"), s));
+}
+
+TEST(SnapshotBuilderTest, BackendWithOpenCircuitIsNotAnEndpoint) {
+  auto cfg = twoRegionConfig();
+  const config::CircuitBreaker& breaker = cfg->loadbalancers[0].circuit_breaker;
+  BackendRegistry reg;
+  BackendState& t1 = *buildSnapshot(cfg, reg, 1)->lbs[0].backends[0];
+  openCircuit(t1, breaker);
+  auto open = buildSnapshot(cfg, reg, 2);
+  EXPECT_EQ(open->lbs[0].routing_region, "ap-northeast-1");
+  EXPECT_EQ(endpointNames(open->lbs[0]), (std::vector<std::string>{"t2"}));
+  EXPECT_EQ(open->lbs[0].backends.size(), 4u);  // still listed
+  const RegionState* tokyo = findRegion(open->regions, "ap-northeast-1");
+  ASSERT_NE(tokyo, nullptr);
+  EXPECT_EQ(tokyo->counts.eligible, 1u);
+
+  ASSERT_TRUE(t1.circuit.enterHalfOpen(breaker, t1.circuit.view().half_open_at_ms));
+  EXPECT_EQ(endpointNames(buildSnapshot(cfg, reg, 3)->lbs[0]),
+            (std::vector<std::string>{"t1", "t2"}));
+}
+
+TEST(SnapshotBuilderTest, RegionWithEveryCircuitOpenIsOffline) {
+  auto cfg = twoRegionConfig();
+  const config::CircuitBreaker& breaker = cfg->loadbalancers[0].circuit_breaker;
+  BackendRegistry reg;
+  auto first = buildSnapshot(cfg, reg, 1);
+  openCircuit(*first->lbs[0].backends[0], breaker);  // t1
+  openCircuit(*first->lbs[0].backends[2], breaker);  // t2
+  auto snap = buildSnapshot(cfg, reg, 2);
+  const RegionState* tokyo = findRegion(snap->regions, "ap-northeast-1");
+  const RegionState* virginia = findRegion(snap->regions, "us-east-1");
+  ASSERT_NE(tokyo, nullptr);
+  ASSERT_NE(virginia, nullptr);
+  EXPECT_EQ(tokyo->counts.nodes, 2u);
+  EXPECT_EQ(tokyo->counts.eligible, 0u);
+  EXPECT_EQ(tokyo->status, RegionStatus::Offline);
+  EXPECT_EQ(virginia->status, RegionStatus::Online);
+  EXPECT_EQ(snap->lbs[0].routing_region, "us-east-1");
+  EXPECT_EQ(endpointNames(snap->lbs[0]), (std::vector<std::string>{"v1", "v2"}));
 }
 
 }  // namespace
