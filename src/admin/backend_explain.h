@@ -17,7 +17,10 @@ std::vector<std::string> explainReasons(const ClusterView& view, const LbView& l
 
 // {"loadbalancer","backend","eligible","in_rotation","reasons","summary","health",
 // "admin_state","weight","effective_weight","circuit","region","region_status",
-// "routing_region","active_region"}.
+// "routing_region","active_region"}. "circuit" is {"state","consecutive_failures",
+// "failure_threshold","last_failure","since","half_open_at","recovery_timeout_sec",
+// "half_open_max_requests"} (last_failure, since, half_open_at: null when unknown;
+// half_open_at is set only while open).
 Json explainJson(const ClusterView& view, const LbView& lb, const BackendView& backend);
 
 }  // namespace fiberlb::admin

@@ -6,10 +6,6 @@
 namespace fiberlb::admin {
 namespace {
 
-// The breaker is not built yet: every circuit is closed. Kept in one place so that the
-// breaker work changes a single line.
-constexpr const char* kCircuitClosed = "closed";
-
 template <typename T>
 T load(const std::atomic<T>& a) {
   return a.load(std::memory_order_relaxed);
@@ -55,7 +51,10 @@ Json nodeJson(const LbView& lb, const BackendView& b) {
   j["health"] = lb::toString(s.health.health);
   j["health_reason"] = s.health.reason;
   j["last_check"] = optionalString(s.health.last_result);
-  j["circuit"] = kCircuitClosed;
+  const lb::CircuitView circuit = s.circuit.view();
+  j["circuit"] = lb::toString(circuit.state);
+  j["consecutive_failures"] = circuit.consecutive_failures;
+  j["circuit_since"] = optionalTime(circuitSinceUnixMs(s, circuit.state));
   j["admin_state"] = config::toString(c.state);
   j["eligible"] = b.eligible;
   j["in_rotation"] = b.in_rotation;
@@ -68,6 +67,7 @@ Json nodeJson(const LbView& lb, const BackendView& b) {
 Json backendJson(const BackendView& b) {
   const config::Backend& c = *b.config;
   const lb::BackendState& s = *b.state;
+  const lb::CircuitView circuit = s.circuit.view();
   return Json{
       {"name", c.name},
       {"address", c.address},
@@ -80,7 +80,9 @@ Json backendJson(const BackendView& b) {
       {"admin_state", config::toString(c.state)},
       {"health", lb::toString(s.health.health)},
       {"health_reason", s.health.reason},
-      {"circuit", kCircuitClosed},
+      {"circuit", lb::toString(circuit.state)},
+      {"consecutive_failures", circuit.consecutive_failures},
+      {"circuit_since", optionalTime(circuitSinceUnixMs(s, circuit.state))},
       {"eligible", b.eligible},
       {"in_rotation", b.in_rotation},
       {"active_requests", load(s.active_requests)},
@@ -115,12 +117,9 @@ Json lbJson(const LbView& lb) {
 Json healthJson(const BackendView& b) {
   const lb::HealthRecord& h = b.state->health;
   return Json{
-      {"status", lb::toString(h.health)},
-      {"reason", h.reason},
-      {"since", h.changed_unix_ms > 0 ? Json(lb::rfc3339Utc(h.changed_unix_ms)) : Json(nullptr)},
-      {"last_result", optionalString(h.last_result)},
-      {"checks_passed", h.checks_passed},
-      {"checks_failed", h.checks_failed},
+      {"status", lb::toString(h.health)},         {"reason", h.reason},
+      {"since", optionalTime(h.changed_unix_ms)}, {"last_result", optionalString(h.last_result)},
+      {"checks_passed", h.checks_passed},         {"checks_failed", h.checks_failed},
       {"active_checks", b.active_checks},
   };
 }
@@ -132,6 +131,15 @@ Json eventJson(const lb::FailoverEvent& e) {
       {"reason", e.reason},       {"triggered_by", e.triggered_by},
       {"success", e.success},
   };
+}
+
+int64_t circuitSinceUnixMs(const lb::BackendState& state, lb::CircuitState current) {
+  const lb::CircuitRecord& r = state.circuit_record;
+  return r.seen == current ? r.changed_unix_ms : 0;
+}
+
+Json optionalTime(int64_t unix_ms) {
+  return unix_ms > 0 ? Json(lb::rfc3339Utc(unix_ms)) : Json(nullptr);
 }
 
 std::string endpointOf(const config::Backend& b) {

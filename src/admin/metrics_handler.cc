@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "lb/lb_stats.h"
 #include "lb/region_status.h"
@@ -186,10 +187,21 @@ void writeBackendState(Exposition& m, const ClusterView& view) {
     m.sample("fiberlb_backend_weight", {{"lb", lb.config->name}, {"backend", b.config->name}},
              b.config->weight);
   });
-  // The breaker is not built yet: every circuit is closed.
   m.family("fiberlb_circuit_state", "gauge", "Circuit breaker: 0 closed, 1 open, 2 half_open.");
   forEachBackend(view, [&](const LbView& lb, const BackendView& b) {
-    m.sample("fiberlb_circuit_state", {{"lb", lb.config->name}, {"backend", b.config->name}}, 0);
+    m.sample("fiberlb_circuit_state", {{"lb", lb.config->name}, {"backend", b.config->name}},
+             static_cast<int>(b.state->circuit.state()));
+  });
+  m.family("fiberlb_circuit_transitions_total", "counter",
+           "Circuit breaker transitions by the state entered (open, half_open, closed).");
+  forEachBackend(view, [&](const LbView& lb, const BackendView& b) {
+    const lb::CircuitView c = b.state->circuit.view();
+    for (const auto& [to, count] : {std::pair{lb::CircuitState::Open, c.opened_total},
+                                    std::pair{lb::CircuitState::HalfOpen, c.half_opened_total},
+                                    std::pair{lb::CircuitState::Closed, c.closed_total}})
+      m.sample("fiberlb_circuit_transitions_total",
+               {{"lb", lb.config->name}, {"backend", b.config->name}, {"to", lb::toString(to)}},
+               count);
   });
   m.family("fiberlb_health_checks_total", "counter", "Active health checks by result.");
   forEachBackend(view, [&](const LbView& lb, const BackendView& b) {

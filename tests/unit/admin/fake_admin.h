@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -96,6 +97,29 @@ class FakeAdmin : public AdminSource, public AdminActions {
       for (const auto& b : l.backends)
         if (l.config->name == lb && b->name() == name) return *b;
     throw std::runtime_error("no backend " + lb + "/" + name);
+  }
+
+  // Opens the circuit of `name` (LB "web") the way workers do: failure_threshold consecutive
+  // 502s. The control loop is then said to have seen it open at `seen_unix_ms` (0: not yet),
+  // and the snapshot is rebuilt.
+  void openCircuit(const std::string& name, int64_t seen_unix_ms) {
+    lb::BackendState& s = state("web", name);
+    const config::CircuitBreaker& cfg = config_->loadbalancers[0].circuit_breaker;
+    for (int i = 0; i < cfg.failure_threshold; ++i)
+      s.circuit.recordFailure(lb::Admission::Normal, {lb::FailureCause::Status5xx, 502}, cfg,
+                              kCircuitNowMs);
+    ASSERT_EQ(s.circuit.state(), lb::CircuitState::Open);
+    if (seen_unix_ms > 0) s.circuit_record = {lb::CircuitState::Open, seen_unix_ms};
+    publish();
+  }
+  // Moves the open circuit of `name` to half-open, as the control loop does once
+  // recovery_timeout_sec has passed, seen at `seen_unix_ms`.
+  void halfOpenCircuit(const std::string& name, int64_t seen_unix_ms) {
+    lb::BackendState& s = state("web", name);
+    ASSERT_TRUE(s.circuit.enterHalfOpen(config_->loadbalancers[0].circuit_breaker,
+                                        s.circuit.view().half_open_at_ms));
+    s.circuit_record = {lb::CircuitState::HalfOpen, seen_unix_ms};
+    publish();
   }
 
   // Dispatches one request through the routes (and the token guard).
@@ -192,6 +216,8 @@ class FakeAdmin : public AdminSource, public AdminActions {
   ControlCounters counters;
 
  private:
+  static constexpr int64_t kCircuitNowMs = 1000;  // monotonic ms of the failures
+
   std::optional<ActionResult> takeNext() {
     std::optional<ActionResult> r = std::move(next);
     next.reset();

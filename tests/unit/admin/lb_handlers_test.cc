@@ -44,6 +44,26 @@ TEST(LbHandlers, ListsLoadBalancersWithBackendStates) {
   EXPECT_EQ(t1["responses"]["2xx"], 0);
 }
 
+TEST(LbHandlers, ListShowsTheRealCircuit) {
+  FakeAdmin admin;
+  admin.openCircuit("t2", 1795546923000);  // 2026-11-24T19:02:03Z
+  Json j = body(admin.call("GET", "/api/loadbalancers"));
+  const Json& t2 = j[0]["backends"][1];
+  EXPECT_EQ(t2["name"], "t2");
+  EXPECT_EQ(t2["circuit"], "open");
+  EXPECT_EQ(t2["consecutive_failures"], 5);
+  EXPECT_EQ(t2["circuit_since"], "2026-11-24T19:02:03.000Z");
+  EXPECT_EQ(t2["eligible"], false);
+  EXPECT_EQ(j[0]["backends"][0]["circuit"], "closed");
+  EXPECT_TRUE(j[0]["backends"][0]["circuit_since"].is_null());
+  EXPECT_EQ(j[0]["endpoints"], 1);
+
+  admin.halfOpenCircuit("t2", 1795546983000);
+  j = body(admin.call("GET", "/api/loadbalancers"));
+  EXPECT_EQ(j[0]["backends"][1]["circuit"], "half_open");
+  EXPECT_EQ(j[0]["backends"][1]["eligible"], true);
+}
+
 TEST(LbHandlers, PatchChangesWeightAndStateAndAnswersTheNewBackend) {
   FakeAdmin admin;
   Response r = admin.call("PATCH", "/api/loadbalancers/web/backends/t1", R"({"weight":7})");
@@ -136,6 +156,82 @@ TEST(LbHandlers, ExplainSaysWhyNot) {
       << v1;
   EXPECT_NE(joined(explain("v2")["reasons"]).find("drained by an operator"), std::string::npos);
   EXPECT_NE(joined(explain("e1")["reasons"]).find("disabled by an operator"), std::string::npos);
+}
+
+TEST(LbHandlers, ExplainAnOpenCircuit) {
+  auto cfg = threeRegionConfig();
+  cfg->loadbalancers[0].circuit_breaker.half_open_max_requests = 2;
+  FakeAdmin admin(cfg);
+  admin.openCircuit("t1", 1795546923000);  // 2026-11-24T19:02:03Z
+  Json t1 = body(admin.call("GET", "/api/loadbalancers/web/backends/t1/explain"));
+  EXPECT_EQ(t1["eligible"], false);
+  EXPECT_EQ(t1["in_rotation"], false);
+  EXPECT_EQ(joined(t1["reasons"]),
+            "circuit open since 2026-11-24T19:02:03.000Z after 5 consecutive failures (last: "
+            "status 502); half-open at 2026-11-24T19:03:03.000Z, then admits 2 trial requests "
+            "(a success closes it, a failure opens it again)\n");
+  const std::string summary = t1["summary"];
+  EXPECT_NE(summary.find("t1 receives no new traffic: circuit open since"), std::string::npos)
+      << summary;
+  EXPECT_EQ(t1["circuit"], (Json{{"state", "open"},
+                                 {"consecutive_failures", 5},
+                                 {"failure_threshold", 5},
+                                 {"last_failure", "status 502"},
+                                 {"since", "2026-11-24T19:02:03.000Z"},
+                                 {"half_open_at", "2026-11-24T19:03:03.000Z"},
+                                 {"recovery_timeout_sec", 60.0},
+                                 {"half_open_max_requests", 2}}));
+
+  // Not yet seen by the control loop: no times, the delay instead. (With both Tokyo circuits
+  // open, the LB routes to Virginia: a second reason follows.)
+  admin.openCircuit("t2", 0);
+  Json t2 = body(admin.call("GET", "/api/loadbalancers/web/backends/t2/explain"));
+  EXPECT_EQ(t2["reasons"][0],
+            "circuit open after 5 consecutive failures (last: status 502); half-open 60 s after "
+            "it opened, then admits 2 trial requests (a success closes it, a failure opens it "
+            "again)");
+  EXPECT_TRUE(t2["circuit"]["since"].is_null());
+  EXPECT_TRUE(t2["circuit"]["half_open_at"].is_null());
+}
+
+TEST(LbHandlers, ExplainAHalfOpenCircuit) {
+  FakeAdmin admin;
+  admin.openCircuit("t1", 1795546923000);
+  admin.halfOpenCircuit("t1", 1795546983000);  // 2026-11-24T19:03:03Z
+  Json t1 = body(admin.call("GET", "/api/loadbalancers/web/backends/t1/explain"));
+  EXPECT_EQ(t1["eligible"], true);
+  EXPECT_EQ(t1["in_rotation"], true);
+  EXPECT_EQ(t1["reasons"], Json::array());
+  EXPECT_NE(t1["summary"].get<std::string>().find("circuit half-open"), std::string::npos)
+      << t1["summary"];
+  EXPECT_EQ(t1["circuit"]["state"], "half_open");
+  EXPECT_EQ(t1["circuit"]["consecutive_failures"], 0);
+  EXPECT_EQ(t1["circuit"]["last_failure"], "status 502");
+  EXPECT_EQ(t1["circuit"]["since"], "2026-11-24T19:03:03.000Z");
+  EXPECT_TRUE(t1["circuit"]["half_open_at"].is_null());
+
+  // A failed trial opens it again: the reason says so.
+  lb::BackendState& s = admin.state("web", "t1");
+  ASSERT_EQ(s.circuit.admit(), lb::Admission::Trial);
+  s.circuit.recordFailure(lb::Admission::Trial, {lb::FailureCause::Refused, 0},
+                          admin.currentConfig()->loadbalancers[0].circuit_breaker, 70000);
+  s.circuit_record = {lb::CircuitState::Open, 1795546984000};
+  admin.publish();
+  t1 = body(admin.call("GET", "/api/loadbalancers/web/backends/t1/explain"));
+  EXPECT_EQ(t1["eligible"], false);
+  EXPECT_NE(joined(t1["reasons"])
+                .find("circuit open since 2026-11-24T19:03:04.000Z after a failed trial request "
+                      "(connection refused); half-open at 2026-11-24T19:04:04.000Z"),
+            std::string::npos)
+      << t1["reasons"];
+}
+
+TEST(LbHandlers, ExplainAClosedCircuit) {
+  FakeAdmin admin;
+  Json t1 = body(admin.call("GET", "/api/loadbalancers/web/backends/t1/explain"));
+  EXPECT_EQ(t1["circuit"]["state"], "closed");
+  EXPECT_TRUE(t1["circuit"]["last_failure"].is_null());
+  EXPECT_TRUE(t1["circuit"]["since"].is_null());
 }
 
 TEST(LbHandlers, ExplainEligibleStandbyAndUnchecked) {

@@ -75,10 +75,11 @@ TEST(MetricsHandler, HasEverySpecFamilyInValidFormat) {
        {"fiberlb_requests_total counter", "fiberlb_request_duration_seconds histogram",
         "fiberlb_downstream_connections gauge", "fiberlb_upstream_active_requests gauge",
         "fiberlb_backend_healthy gauge", "fiberlb_backend_eligible gauge",
-        "fiberlb_circuit_state gauge", "fiberlb_region_online gauge", "fiberlb_region_status gauge",
-        "fiberlb_active_region gauge", "fiberlb_failovers_total counter",
-        "fiberlb_health_checks_total counter", "fiberlb_retries_total counter",
-        "fiberlb_config_reloads_total counter", "fiberlb_tls_handshakes_total counter"})
+        "fiberlb_circuit_state gauge", "fiberlb_circuit_transitions_total counter",
+        "fiberlb_region_online gauge", "fiberlb_region_status gauge", "fiberlb_active_region gauge",
+        "fiberlb_failovers_total counter", "fiberlb_health_checks_total counter",
+        "fiberlb_retries_total counter", "fiberlb_config_reloads_total counter",
+        "fiberlb_tls_handshakes_total counter"})
     EXPECT_NE(r.body.find(std::string("# TYPE ") + family + "\n"), std::string::npos) << family;
 }
 
@@ -159,6 +160,43 @@ TEST(MetricsHandler, BackendHealthyFollowsActiveChecks) {
   EXPECT_EQ(m[R"(fiberlb_backend_healthy{lb="web",backend="t1",region="ap-northeast-1"})"], "1");
   EXPECT_EQ(m[R"(fiberlb_backend_healthy{lb="web",backend="t2",region="ap-northeast-1"})"], "0");
   EXPECT_EQ(m[R"(fiberlb_backend_healthy{lb="web",backend="v1",region="us-east-1"})"], "0");
+}
+
+TEST(MetricsHandler, CircuitStateAndTransitions) {
+  FakeAdmin admin;
+  auto metrics = [&] { return parseExposition(admin.call("GET", "/metrics").body); };
+  auto transitions = [](const std::string& backend, const std::string& to) {
+    return R"(fiberlb_circuit_transitions_total{lb="web",backend=")" + backend + R"(",to=")" + to +
+           R"("})";
+  };
+  const std::string t1_state = R"(fiberlb_circuit_state{lb="web",backend="t1"})";
+  auto m = metrics();
+  EXPECT_EQ(m[t1_state], "0");
+  EXPECT_EQ(m[transitions("t1", "open")], "0");
+
+  admin.openCircuit("t1", 1795546923000);
+  m = metrics();
+  EXPECT_EQ(m[t1_state], "1");
+  EXPECT_EQ(m[R"(fiberlb_circuit_state{lb="web",backend="t2"})"], "0");
+  EXPECT_EQ(m[transitions("t1", "open")], "1");
+  EXPECT_EQ(m[transitions("t1", "half_open")], "0");
+  EXPECT_EQ(m[transitions("t1", "closed")], "0");
+  EXPECT_EQ(m[R"(fiberlb_backend_eligible{lb="web",backend="t1",region="ap-northeast-1"})"], "0");
+
+  admin.halfOpenCircuit("t1", 1795546983000);
+  m = metrics();
+  EXPECT_EQ(m[t1_state], "2");
+  EXPECT_EQ(m[transitions("t1", "half_open")], "1");
+
+  lb::BackendState& t1 = admin.state("web", "t1");
+  ASSERT_EQ(t1.circuit.admit(), lb::Admission::Trial);
+  t1.circuit.recordSuccess(lb::Admission::Trial);
+  m = metrics();
+  EXPECT_EQ(m[t1_state], "0");
+  EXPECT_EQ(m[transitions("t1", "open")], "1");
+  EXPECT_EQ(m[transitions("t1", "half_open")], "1");
+  EXPECT_EQ(m[transitions("t1", "closed")], "1");
+  EXPECT_EQ(m[transitions("e1", "closed")], "0");
 }
 
 TEST(MetricsHandler, FailoversFamilyExistsWithoutSamples) {

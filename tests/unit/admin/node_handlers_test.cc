@@ -43,6 +43,41 @@ TEST(NodeHandlers, ListsEveryBackendAsANode) {
   EXPECT_FALSE(j[2].contains("effective_weight"));
 }
 
+TEST(NodeHandlers, ShowTheRealCircuit) {
+  FakeAdmin admin;
+  const Json closed = body(admin.call("GET", "/api/geo/nodes"))[0];
+  EXPECT_EQ(closed["circuit"], "closed");
+  EXPECT_EQ(closed["consecutive_failures"], 0);
+  EXPECT_TRUE(closed["circuit_since"].is_null());
+
+  admin.openCircuit("t1", 1795546923000);  // 2026-11-24T19:02:03Z
+  Json j = body(admin.call("GET", "/api/geo/nodes"));
+  EXPECT_EQ(j[0]["node_id"], "t1");
+  EXPECT_EQ(j[0]["circuit"], "open");
+  EXPECT_EQ(j[0]["consecutive_failures"], 5);
+  EXPECT_EQ(j[0]["circuit_since"], "2026-11-24T19:02:03.000Z");
+  EXPECT_EQ(j[0]["eligible"], false);
+  EXPECT_EQ(j[0]["in_rotation"], false);
+  EXPECT_EQ(j[1]["circuit"], "closed");
+  EXPECT_EQ(ids(body(admin.call("GET", "/api/geo/nodes?status=ineligible"))),
+            std::vector<std::string>{"t1"});
+
+  admin.halfOpenCircuit("t1", 1795546983000);  // 60 s later
+  j = body(admin.call("GET", "/api/geo/nodes"));
+  EXPECT_EQ(j[0]["circuit"], "half_open");
+  EXPECT_EQ(j[0]["consecutive_failures"], 0);
+  EXPECT_EQ(j[0]["circuit_since"], "2026-11-24T19:03:03.000Z");
+  EXPECT_EQ(j[0]["eligible"], true);  // half-open admits its trial requests
+}
+
+TEST(NodeHandlers, CircuitSinceIsNullUntilTheControlLoopSeesTheChange) {
+  FakeAdmin admin;
+  admin.openCircuit("t2", 0);
+  const Json t2 = body(admin.call("GET", "/api/geo/nodes"))[1];
+  EXPECT_EQ(t2["circuit"], "open");
+  EXPECT_TRUE(t2["circuit_since"].is_null());
+}
+
 TEST(NodeHandlers, FiltersByRegionAndStatus) {
   FakeAdmin admin;
   admin.mutableConfig().loadbalancers[0].backends[1].state = config::AdminState::Drain;  // t2
