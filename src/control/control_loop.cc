@@ -105,8 +105,12 @@ int ControlLoop::run(const std::shared_ptr<const config::Config>& initial) {
     FLB_LOG(Error, "%s", error.c_str());
     return 2;
   }
-  for (int i = 0; i < count; ++i)
+  circuits_ = std::make_unique<CircuitWatch>(
+      &loop_, [this] { return current_->snapshot; }, [this] { scheduleRebuild(); });
+  for (int i = 0; i < count; ++i) {
     workers_.push_back(std::make_unique<proxy::Worker>(i));
+    workers_.back()->onCircuitChange([watch = circuits_.get()] { watch->notify(); });
+  }
 
   health_ = std::make_unique<health::HealthMonitor>(&loop_, [this] { scheduleRebuild(); });
   health_->sync(*update->snapshot, update->addresses);
@@ -360,6 +364,7 @@ bool ControlLoop::applyConfig(const std::shared_ptr<const config::Config>& file,
   // rebuild() publishes once, with the failover manager's view of the new regions.
   current_ = update;
   rebuild();
+  circuits_->scan();  // recovery_timeout_sec may have changed
   return true;
 }
 
@@ -434,6 +439,7 @@ void ControlLoop::onShutdownPoll(uv_timer_t* handle) {
     uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
   for (uv_signal_t* s : {&self->sighup_, &self->sigterm_, &self->sigint_, &self->sigusr2_})
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+  self->circuits_->close();
   if (self->admin_) self->admin_->close();
 }
 

@@ -16,6 +16,7 @@
 #include "lb/failover_manager.h"
 #include "lb/geo_math.h"
 #include "src/admin/admin_source.h"
+#include "src/control/circuit_watch.h"
 #include "src/control/listener_table.h"
 #include "src/proxy/worker.h"
 
@@ -124,6 +125,7 @@ class ControlLoop final : public admin::AdminSource, public admin::AdminActions 
   std::vector<net::SocketAddress> addresses_;  // by slot; grows, never shrinks
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::unique_ptr<health::HealthMonitor> health_;
+  std::unique_ptr<CircuitWatch> circuits_;
   std::unique_ptr<demo::DemoBackends> demo_;
   std::unique_ptr<admin::AdminServer> admin_;
   uint64_t generation_ = 0;

@@ -23,6 +23,8 @@ const Definition kDefinitions[] = {
      R"({"error":"bad_gateway","message":"invalid or interrupted upstream response"})"},
     {503, "Service Unavailable", "Retry-After: 5\r\n",
      R"({"error":"no_healthy_backend","message":"no eligible backend for this request"})"},
+    {503, "Service Unavailable", "Retry-After: 1\r\n",
+     R"({"error":"overloaded","message":"backend connection limit reached: max_connections or max_pending_requests"})"},
     {504, "Gateway Timeout", "",
      R"({"error":"gateway_timeout","message":"upstream did not respond in time"})"},
 };

@@ -12,6 +12,7 @@ enum class ProxyError {
   HeadersTooLarge,   // 431 head > 64 KiB or > 100 fields
   BadGateway,        // 502 bad upstream response / reset mid-response
   NoHealthyBackend,  // 503 nothing eligible
+  Overloaded,        // 503 max_connections / max_pending_requests reached
   GatewayTimeout,    // 504 upstream_response_ms exceeded
 };
 

@@ -221,7 +221,8 @@ bool HttpSession::onRequestHead(http::MessageHead& head) {
   response_started_ = response_bytes_ = false;
   pending_error_ = false;
   tried_count_ = attempts_ = 0;
-  retrying_ = false;
+  retrying_ = overloaded_ = retry_5xx_ = interim_forwarded_ = false;
+  lb_->retry_budget.onRequest();
   client_http10_ = head.http_major == 1 && head.http_minor == 0;
   client_keep_alive_ = request_parser_.keepAlive();
   request_idempotent_ = head.method == HTTP_GET || head.method == HTTP_HEAD ||
@@ -402,8 +403,7 @@ void HttpSession::onTimeout(TimeoutKind kind) {
       // No progress from the backend (or towards it) for upstream_response_ms. The backend's
       // failure only if it had the whole request and the client was not holding the response
       // up (a stalled upload or a client that stops reading time out here too).
-      if (backend_ != nullptr && request_complete_ && !out_.congested())
-        backend_->failures_total.fetch_add(1, std::memory_order_relaxed);
+      if (request_complete_ && !out_.congested()) backendFailed({lb::FailureCause::Timeout, 0});
       releaseUpstream(false);
       sendError(http::ProxyError::GatewayTimeout, !request_complete_);
       return;

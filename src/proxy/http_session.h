@@ -95,11 +95,23 @@ class HttpSession final : public UpstreamOwner {
   void countResponseEnd();
 
   // Upstream side (http_session_upstream.cc).
+  enum class ConnectResult { Started, Failed, Overloaded };
   void startAttempt();
+  lb::BackendState* pickBackend(bool use_standby);
+  bool reserveSlot(lb::BackendState* backend);
+  void remember(const lb::BackendState* backend);
   void countBackendResponse(int status);
-  bool connectTo(lb::BackendState* backend);
+  ConnectResult connectTo(lb::BackendState* backend);
+  void endPendingConnect();
   void failAttempt(Failure failure);
-  bool canRetry(Failure failure) const;
+  bool canRetry(Failure failure);
+  bool canRetry5xx();
+  bool hasAnotherBackend() const;
+  void retryAfter5xx();
+  // The circuit breaker's view of the current attempt (SPEC §4): every admitted attempt ends
+  // in one verdict, or gives its admission back in endBackendRequest().
+  void backendFailed(lb::FailureInfo why);
+  void backendSucceeded();
   void releaseUpstream(bool reusable);
   void parseResponse();
   void completeResponse();
@@ -139,6 +151,7 @@ class HttpSession final : public UpstreamOwner {
   const lb::BackendState* tried_[kMaxTried] = {};
   int tried_count_ = 0;
   int attempts_ = 0;
+  lb::Admission admission_ = lb::Admission::Normal;  // how backend_'s circuit let us in
   http::BodyFraming request_framing_ = http::BodyFraming::None;
   http::BodyFraming response_framing_ = http::BodyFraming::None;
   static constexpr size_t kMaxLingerBytes = size_t{64} << 20;
@@ -157,9 +170,14 @@ class HttpSession final : public UpstreamOwner {
   bool upstream_keep_alive_ = false;
   bool request_complete_ = false;
   bool request_idempotent_ = false;
-  bool retrying_ = false;          // the next attempt repeats a failed one on another backend
-  bool response_started_ = false;  // this exchange's response reached the client writer
-  bool response_bytes_ = false;    // the backend sent any response byte
+  bool retrying_ = false;           // the next attempt repeats a failed one on another backend
+  bool verdict_ = false;            // backend_'s circuit has this attempt's result
+  bool connect_pending_ = false;    // counted in LbStats::pending_connects
+  bool overloaded_ = false;         // a backend was passed over for max_connections
+  bool retry_5xx_ = false;          // the response head was a 5xx worth another backend
+  bool interim_forwarded_ = false;  // a 1xx reached the client: no more retries
+  bool response_started_ = false;   // this exchange's response reached the client writer
+  bool response_bytes_ = false;     // the backend sent any response byte
   bool client_keep_alive_ = true;
   bool client_http10_ = false;
   bool close_after_response_ = false;

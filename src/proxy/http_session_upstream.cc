@@ -9,33 +9,69 @@
 
 namespace fiberlb::proxy {
 
+namespace {
+
+// Why a connect failed, in the breaker's terms.
+lb::FailureInfo connectFailure(int status) {
+  switch (status) {
+    case UV_ECONNREFUSED:
+      return {lb::FailureCause::Refused, 0};
+    case UV_ETIMEDOUT:
+      return {lb::FailureCause::ConnectTimeout, 0};
+    default:
+      return {lb::FailureCause::ConnectFailed, 0};
+  }
+}
+
+}  // namespace
+
 void HttpSession::startAttempt() {
+  // Backends passed over without an attempt (circuit not admitting, connection limit) go to
+  // tried_ like failed ones; this bounds the loop if more are passed over than tried_ holds.
+  int passed_over = 0;
+  bool circuit_rejected = false;
   while (!closing_) {
     worker_->holdCurrent(&hold_);
-    lb::PickContext ctx;
-    ctx.tried = tried_;
-    ctx.tried_count = static_cast<size_t>(tried_count_);
-    lb::BackendState* backend = lb_->picker != nullptr ? lb_->picker->pick(ctx) : nullptr;
-    // Every backend of the routing region failed this request: a retry may go to the
-    // region failover would pick next (see LbSnapshot::standby).
-    if (backend == nullptr && tried_count_ > 0 && lb_->standby_picker != nullptr)
-      backend = lb_->standby_picker->pick(ctx);
+    lb::BackendState* backend = pickBackend(attempts_ > 0 || circuit_rejected);
     if (backend == nullptr) {
       // Nothing eligible (left): the request never reached a backend.
-      failRequest(http::ProxyError::NoHealthyBackend);
+      failRequest(overloaded_ ? http::ProxyError::Overloaded : http::ProxyError::NoHealthyBackend);
       return;
     }
+    const lb::Admission admission = backend->circuit.admit();
+    if (admission == lb::Admission::Rejected || !reserveSlot(backend)) {
+      // Open (a snapshot that does not know yet), half-open with its trials taken, or full.
+      if (admission != lb::Admission::Rejected) backend->circuit.abandon(admission);
+      circuit_rejected = circuit_rejected || admission == lb::Admission::Rejected;
+      remember(backend);
+      if (++passed_over <= 2 * kMaxTried) continue;
+      failRequest(overloaded_ ? http::ProxyError::Overloaded : http::ProxyError::NoHealthyBackend);
+      return;
+    }
+    backend_ = backend;
+    admission_ = admission;
+    verdict_ = false;
     ++attempts_;
     if (retrying_) {
       retrying_ = false;
       worker_->countRetry();
       shard_->retries.fetch_add(1, std::memory_order_relaxed);
     }
-    if (connectTo(backend)) return;
+    switch (connectTo(backend)) {
+      case ConnectResult::Started:
+        return;
+      case ConnectResult::Overloaded:
+        endBackendRequest();
+        failRequest(http::ProxyError::Overloaded);
+        return;
+      case ConnectResult::Failed:
+        break;
+    }
     // The connect could not even start (e.g. no route): same as a failed connect.
-    backend->failures_total.fetch_add(1, std::memory_order_relaxed);
-    if (tried_count_ < kMaxTried) tried_[tried_count_++] = backend;
-    if (attempts_ > lb_->config().retries.max) {
+    backendFailed(connectFailure(last_connect_status_));
+    remember(backend);
+    endBackendRequest();
+    if (!canRetry(Failure::ConnectFailed)) {
       failRequest(http::ProxyError::NoHealthyBackend);
       return;
     }
@@ -43,22 +79,58 @@ void HttpSession::startAttempt() {
   }
 }
 
-bool HttpSession::connectTo(lb::BackendState* backend) {
+// `use_standby`: every backend of the routing region that is left out now failed this request
+// or has a circuit that opened since the snapshot was built; then the region failover would
+// pick next may serve (see LbSnapshot::standby). Not when they were only full.
+lb::BackendState* HttpSession::pickBackend(bool use_standby) {
+  lb::PickContext ctx;
+  ctx.tried = tried_;
+  ctx.tried_count = static_cast<size_t>(tried_count_);
+  lb::BackendState* backend = lb_->picker != nullptr ? lb_->picker->pick(ctx) : nullptr;
+  if (backend == nullptr && use_standby && lb_->standby_picker != nullptr)
+    backend = lb_->standby_picker->pick(ctx);
+  return backend;
+}
+
+// circuit_breaker.max_connections: upstream connections in use on this backend, across all
+// workers (idle pooled ones do not count: they carry no load). active_requests is that
+// number for HTTP/1.1, one exchange per connection.
+bool HttpSession::reserveSlot(lb::BackendState* backend) {
+  const int64_t limit = lb_->config().circuit_breaker.max_connections;
+  if (backend->active_requests.fetch_add(1, std::memory_order_relaxed) < limit) return true;
+  backend->active_requests.fetch_sub(1, std::memory_order_relaxed);
+  overloaded_ = true;
+  return false;
+}
+
+void HttpSession::remember(const lb::BackendState* backend) {
+  if (tried_count_ < kMaxTried) tried_[tried_count_++] = backend;
+}
+
+// Sends the request to `backend` (its slot already reserved) over a pooled or new connection.
+HttpSession::ConnectResult HttpSession::connectTo(lb::BackendState* backend) {
   UpstreamConn* up = worker_->takeIdle(backend);
   if (up != nullptr) {
     up->bind(this);
   } else {
-    int status = 0;
-    up = UpstreamConn::connect(worker_, backend, worker_->addressOf(backend), this, &status);
+    // circuit_breaker.max_pending_requests: requests waiting for a new connection, per LB.
+    const int64_t limit = lb_->config().circuit_breaker.max_pending_requests;
+    if (stats_->pending_connects.fetch_add(1, std::memory_order_relaxed) >= limit) {
+      stats_->pending_connects.fetch_sub(1, std::memory_order_relaxed);
+      return ConnectResult::Overloaded;
+    }
+    connect_pending_ = true;
+    backend->requests_total.fetch_add(1, std::memory_order_relaxed);
+    up = UpstreamConn::connect(worker_, backend, worker_->addressOf(backend), this,
+                               &last_connect_status_);
     if (up == nullptr) {
+      endPendingConnect();
       FLB_LOG(Debug, "lb=%s backend=%s connect failed: %s", lb_->name.c_str(),
-              backend->name().c_str(), uv_strerror(status));
-      return false;
+              backend->name().c_str(), uv_strerror(last_connect_status_));
+      return ConnectResult::Failed;
     }
   }
-  backend_ = backend;
-  backend->active_requests.fetch_add(1, std::memory_order_relaxed);
-  backend->requests_total.fetch_add(1, std::memory_order_relaxed);
+  if (!connect_pending_) backend->requests_total.fetch_add(1, std::memory_order_relaxed);
   upstream_ = up;
   up->countExchange();
   response_parser_.reset();
@@ -74,14 +146,21 @@ bool HttpSession::connectTo(lb::BackendState* backend) {
   }
   if (!flushed) {
     upstreamWriteFailed();
-    return true;  // handled like any failure of this attempt
+    return ConnectResult::Started;  // handled like any failure of this attempt
   }
   // A previous attempt may have stopped client reads while it was connecting.
   if (!request_complete_ && !up->writer.congested()) startReadingClient();
-  return true;
+  return ConnectResult::Started;
+}
+
+void HttpSession::endPendingConnect() {
+  if (!connect_pending_) return;
+  connect_pending_ = false;
+  stats_->pending_connects.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void HttpSession::onUpstreamConnected(UpstreamConn*, int status) {
+  endPendingConnect();
   if (status < 0) {
     last_connect_status_ = status;
     failAttempt(Failure::ConnectFailed);
@@ -107,17 +186,61 @@ void HttpSession::upstreamWriteFailed() {
   }
 }
 
-bool HttpSession::canRetry(Failure failure) const {
+bool HttpSession::canRetry(Failure failure) {
   const config::Retries& retries = lb_->config().retries;
   if (response_bytes_ || attempts_ > retries.max) return false;
+  bool allowed;
   if (failure == Failure::ConnectFailed) {
-    return last_connect_status_ == UV_ECONNREFUSED ? retries.on_refused
-                                                   : retries.on_connect_failure;
+    allowed =
+        last_connect_status_ == UV_ECONNREFUSED ? retries.on_refused : retries.on_connect_failure;
+  } else {
+    // Bytes were sent: only a request we can send again in full, and only if replaying it
+    // is harmless.
+    allowed = retries.on_reset_before_response && request_complete_ &&
+              request_framing_ == http::BodyFraming::None && request_idempotent_;
   }
-  // Bytes were sent: only a request we can send again in full, and only if replaying it
-  // is harmless.
-  return retries.on_reset_before_response && request_complete_ &&
-         request_framing_ == http::BodyFraming::None && request_idempotent_;
+  // Last, because it withdraws from the budget.
+  return allowed && lb_->retry_budget.tryRetry();
+}
+
+// A 5xx head, not yet forwarded: worth another backend when retries.on lists "5xx" and the
+// request is one we can replay (idempotent, no body) and nothing of a response reached the
+// client.
+bool HttpSession::canRetry5xx() {
+  const config::Retries& retries = lb_->config().retries;
+  return retries.on_5xx && !interim_forwarded_ && attempts_ <= retries.max && request_complete_ &&
+         request_framing_ == http::BodyFraming::None && request_idempotent_ &&
+         hasAnotherBackend() && lb_->retry_budget.tryRetry();
+}
+
+// Whether a retry has somewhere to go: an endpoint (or standby) not tried yet whose circuit is
+// not open. Without one, the backend's own 5xx is a better answer than our 503. O(endpoints),
+// on the 5xx path only.
+bool HttpSession::hasAnotherBackend() const {
+  lb::PickContext ctx;
+  ctx.tried = tried_;
+  ctx.tried_count = static_cast<size_t>(tried_count_);
+  for (const auto* list : {&lb_->snap->endpoints, &lb_->snap->standby}) {
+    for (const lb::Endpoint& e : *list) {
+      if (e.backend != backend_ && !ctx.isTried(e.backend) &&
+          e.backend->circuit.state() != lb::CircuitState::Open)
+        return true;
+    }
+  }
+  return false;
+}
+
+void HttpSession::retryAfter5xx() {
+  retry_5xx_ = false;
+  const lb::BackendState* failed = backend_;
+  countBackendResponse(response_parser_.head().status);  // it did answer, with a 5xx
+  releaseUpstream(false);                                // the rest of the 5xx is not worth reading
+  remember(failed);
+  FLB_LOG(Debug, "lb=%s backend=%s answered %d, retrying", lb_->name.c_str(),
+          failed->name().c_str(), response_parser_.head().status);
+  endBackendRequest();
+  retrying_ = true;
+  startAttempt();
 }
 
 void HttpSession::failAttempt(Failure failure) {
@@ -139,8 +262,9 @@ void HttpSession::failAttempt(Failure failure) {
   if (stale) {
     --attempts_;
   } else {
-    failed->failures_total.fetch_add(1, std::memory_order_relaxed);
-    if (tried_count_ < kMaxTried) tried_[tried_count_++] = failed;
+    backendFailed(failure == Failure::ConnectFailed ? connectFailure(last_connect_status_)
+                                                    : lb::FailureInfo{lb::FailureCause::Reset, 0});
+    remember(failed);
     FLB_LOG(Debug, "lb=%s backend=%s attempt failed (%s)%s", lb_->name.c_str(),
             failed->name().c_str(),
             failure == Failure::ConnectFailed ? uv_strerror(last_connect_status_)
@@ -159,6 +283,25 @@ void HttpSession::failAttempt(Failure failure) {
   startAttempt();
 }
 
+// Failures also count in failures_total, except a 5xx: that is a response (counted by class).
+void HttpSession::backendFailed(lb::FailureInfo why) {
+  if (backend_ == nullptr) return;
+  if (why.cause != lb::FailureCause::Status5xx)
+    backend_->failures_total.fetch_add(1, std::memory_order_relaxed);
+  verdict_ = true;
+  const auto now = static_cast<int64_t>(uv_now(worker_->loop()));
+  if (backend_->circuit.recordFailure(admission_, why, lb_->config().circuit_breaker, now) !=
+      lb::CircuitChange::None)
+    worker_->circuitChanged();
+}
+
+void HttpSession::backendSucceeded() {
+  if (backend_ == nullptr) return;
+  verdict_ = true;
+  if (backend_->circuit.recordSuccess(admission_) != lb::CircuitChange::None)
+    worker_->circuitChanged();
+}
+
 // A response relayed in full (a 101: its head), by status class. Counted at the end, not at
 // the head, so an attempt (requests_total) ends in at most one of: a response by class, or a
 // failure (failures_total: nothing usable, a response cut short, a timeout); neither when the
@@ -173,6 +316,7 @@ void HttpSession::countBackendResponse(int status) {
 
 void HttpSession::releaseUpstream(bool reusable) {
   upstream_deadline_.disarm();
+  endPendingConnect();
   UpstreamConn* up = upstream_;
   if (up == nullptr) return;
   upstream_ = nullptr;
@@ -186,6 +330,8 @@ void HttpSession::releaseUpstream(bool reusable) {
 
 void HttpSession::endBackendRequest() {
   if (backend_ != nullptr) {
+    // No verdict (the client left, a stale pooled connection): a trial permit goes back.
+    if (!verdict_) backend_->circuit.abandon(admission_);
     backend_->active_requests.fetch_sub(1, std::memory_order_relaxed);
     backend_ = nullptr;
   }
@@ -228,6 +374,7 @@ void HttpSession::parseResponse() {
         startTunnel();
         return;
       case http::ParseStatus::Aborted:
+        if (retry_5xx_) retryAfter5xx();
         return;
       case http::ParseStatus::HeadTooLarge:
       case http::ParseStatus::BadMessage:
@@ -235,7 +382,7 @@ void HttpSession::parseResponse() {
                 backend_ != nullptr ? backend_->name().c_str() : "?",
                 response_parser_.errorReason() != nullptr ? response_parser_.errorReason()
                                                           : "too many header fields");
-        if (backend_ != nullptr) backend_->failures_total.fetch_add(1, std::memory_order_relaxed);
+        backendFailed({lb::FailureCause::BadResponse, 0});
         releaseUpstream(false);
         sendError(http::ProxyError::BadGateway, true);
         return;
@@ -243,7 +390,7 @@ void HttpSession::parseResponse() {
   }
   if (closing_ || upstream_ == nullptr) return;
   if (response_parser_.inHead() && upstream_->in.full()) {
-    if (backend_ != nullptr) backend_->failures_total.fetch_add(1, std::memory_order_relaxed);
+    backendFailed({lb::FailureCause::BadResponse, 0});
     releaseUpstream(false);
     sendError(http::ProxyError::BadGateway, true);
     return;
@@ -254,9 +401,21 @@ void HttpSession::parseResponse() {
 
 bool HttpSession::onResponseHead(http::MessageHead& head) {
   int status = head.status;
+  bool interim = status < 200 && status != 101;
+  if (!interim) {
+    if (status >= 500) {
+      backendFailed({lb::FailureCause::Status5xx, status});
+      // Aborts the parse; parseResponse() then retries (nothing was forwarded yet).
+      if (canRetry5xx()) {
+        retry_5xx_ = true;
+        return false;
+      }
+    } else {
+      backendSucceeded();
+    }
+  }
   http::ResponseRewrite rw;
   rw.client_http10 = client_http10_;
-  bool interim = status < 200 && status != 101;
   bool never_body = status < 200 || status == 204 || status == 304;  // RFC 9110 §6.4.1
   rw.upgrade = status == 101;
   if (!never_body && response_parser_.hasContentLength()) {
@@ -284,7 +443,10 @@ bool HttpSession::onResponseHead(http::MessageHead& head) {
   upstream_keep_alive_ = response_parser_.keepAlive();
   http::writeDownstreamResponse(head, rw, &response_head_);
   // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
-  if (!(interim && client_http10_)) out_.add(response_head_);
+  if (!(interim && client_http10_)) {
+    out_.add(response_head_);
+    interim_forwarded_ = interim_forwarded_ || interim;
+  }
   response_started_ = !interim;
   return true;
 }
@@ -343,7 +505,7 @@ void HttpSession::onUpstreamClosed(UpstreamConn* up, int status) {
     return;
   }
   // Truncated response: a clean error only if nothing reached the client yet.
-  if (backend_ != nullptr) backend_->failures_total.fetch_add(1, std::memory_order_relaxed);
+  backendFailed({lb::FailureCause::Reset, 0});
   releaseUpstream(false);
   sendError(http::ProxyError::BadGateway, true);
 }

@@ -9,6 +9,7 @@
 
 #include "lb/cluster_snapshot.h"
 #include "lb/picker.h"
+#include "lb/retry_budget.h"
 #include "src/net/deadline_list.h"
 
 namespace fiberlb::proxy {
@@ -33,6 +34,8 @@ struct LbRuntime {
   net::DeadlineList idle_deadlines;      // client_idle_ms
   net::DeadlineList connect_deadlines;   // connect_ms
   net::DeadlineList response_deadlines;  // upstream_response_ms
+
+  lb::RetryBudget retry_budget;  // this worker's share of the LB's retry budget
 
   std::string authority;  // "vip:port" actually bound: Host for HTTP/1.0 requests without one
   int64_t sessions = 0;   // open client connections

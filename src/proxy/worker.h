@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,10 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  // Before start(): called (on this worker's thread) when a request moved a backend's circuit
+  // breaker, so that the control loop re-routes without waiting for anything else.
+  void onCircuitChange(std::function<void()> notify) { circuit_notify_ = std::move(notify); }
+
   // Any thread.
   void start();
   void publish(std::shared_ptr<const WorkerUpdate> update);
@@ -67,6 +72,9 @@ class Worker {
   void sessionOpened(HttpSession* s);
   void sessionClosed(HttpSession* s);
   void countRetry() { stats_.retries.fetch_add(1, std::memory_order_relaxed); }
+  void circuitChanged() {
+    if (circuit_notify_) circuit_notify_();
+  }
   // Writes a fresh X-Request-Id into out (≥ 33 bytes); returns its length.
   size_t nextRequestId(char* out);
 
@@ -99,6 +107,7 @@ class Worker {
   uv_timer_t sweep_timer_{};
   net::BufferPool buffers_;
   WorkerStats stats_;
+  std::function<void()> circuit_notify_;
 
   // Mailbox: written by any thread, read on the loop. Only the newest update matters.
   std::mutex mailbox_mutex_;
