@@ -1,5 +1,8 @@
 #include "tests/support/fiberlb_config.h"
 
+#include <cmath>
+#include <cstdint>
+#include <iomanip>
 #include <sstream>
 
 namespace fiberlb::testing {
@@ -12,6 +15,14 @@ std::string quoted(const std::string& s) {
     out += c;
   }
   return out + "\"";
+}
+
+// A whole number as a TOML integer (integer keys reject 3.0), anything else as a float.
+std::string tomlNumber(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<int64_t>(v));
+  std::ostringstream out;
+  out << std::setprecision(17) << v;
+  return out.str();
 }
 
 }  // namespace
@@ -36,8 +47,20 @@ std::string FiberlbConfig::render(const std::string& state_file) const {
       for (const auto& [key, value] : lb.timeouts)
         out << key << " = " << value << "\n";
     }
-    if (lb.retries_max) {
-      out << "[standalone.loadbalancers.retries]\nmax = " << *lb.retries_max << "\n";
+    if (lb.retries_max || lb.retries_on) {
+      out << "[standalone.loadbalancers.retries]\n";
+      if (lb.retries_max) out << "max = " << *lb.retries_max << "\n";
+      if (lb.retries_on) {
+        out << "on = [";
+        for (size_t i = 0; i < lb.retries_on->size(); ++i)
+          out << (i == 0 ? "" : ", ") << quoted((*lb.retries_on)[i]);
+        out << "]\n";
+      }
+    }
+    if (!lb.circuit_breaker.empty()) {
+      out << "[standalone.loadbalancers.circuit_breaker]\n";
+      for (const auto& [key, value] : lb.circuit_breaker)
+        out << key << " = " << tomlNumber(value) << "\n";
     }
     for (const auto& b : lb.backends) {
       out << "[[standalone.loadbalancers.backends]]\n"

@@ -28,6 +28,11 @@ struct LbConfig {
   // [standalone.loadbalancers.timeouts]; a short head timeout keeps stalled tests quick.
   std::map<std::string, int64_t> timeouts{{"client_header_ms", 5000}};
   std::optional<int> retries_max;
+  // [standalone.loadbalancers.retries] on = [...]; nullopt = not written (the default list).
+  std::optional<std::vector<std::string>> retries_on;
+  // [standalone.loadbalancers.circuit_breaker] "key = value" pairs (failure_threshold,
+  // recovery_timeout_sec, ...); whole numbers are written as TOML integers. Empty = no table.
+  std::map<std::string, double> circuit_breaker;
   std::string extra;  // raw TOML lines of the LB's own table
   // Raw "key = value" lines of [standalone.loadbalancers.healthcheck], written right after
   // the LB's backends; "" = no healthcheck table (no active checks).

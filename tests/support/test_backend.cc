@@ -3,12 +3,15 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace fiberlb::testing {
@@ -48,6 +51,25 @@ std::string reasonFor(int status) {
   }
 }
 
+// A listening socket on 127.0.0.1:<ephemeral> (its port in `port`); throws naming `who`.
+int listenOnLoopback(int backlog, uint16_t& port, const char* who) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(fd, backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error(std::string(who) + ": cannot listen on 127.0.0.1:0");
+  }
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
 }  // namespace
 
 void PrintTo(Framing framing, std::ostream* os) {
@@ -66,20 +88,7 @@ void PrintTo(Framing framing, std::ostream* os) {
 
 TestBackend::TestBackend(std::string name, Behaviour behaviour)
     : name_(std::move(name)), behaviour_(std::move(behaviour)) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listen_fd_, 512) != 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(listen_fd_);
-    throw std::runtime_error("TestBackend: cannot listen on 127.0.0.1:0");
-  }
-  port_ = ntohs(addr.sin_port);
+  listen_fd_ = listenOnLoopback(512, port_, "TestBackend");
   acceptor_ = std::thread([this] { acceptLoop(); });
 }
 
@@ -225,6 +234,11 @@ void TestBackend::serve(int fd) {
       ~ActiveGuard() { --a; }
     } guard{active_};
     if (!pause(b.delay)) return;
+    if (b.mode == BackendMode::ResetAfterRequest) {
+      const linger lg{1, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      return;  // the caller closes: RST
+    }
     if (b.mode == BackendMode::Garbage) {
       sendAll(fd, "this is not HTTP at all\r\n\r\n");
       return;
@@ -318,6 +332,58 @@ uint16_t refusingPort() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+PendingConnectPort::PendingConnectPort() {
+  listen_fd_ = listenOnLoopback(0, port_, "PendingConnectPort");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port_);
+  // Connect until one connect no longer completes: from then on the queue is full. (With
+  // backlog 0 the first connection fills it; a few more tries cover other kernels.)
+  for (int i = 0; i < 8; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    fillers_.push_back(fd);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) continue;
+    if (errno != EINPROGRESS) break;
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, 300) == 0) {  // still pending: SYNs are being dropped
+      own_waiting_ = synSent();
+      return;
+    }
+  }
+  for (int fd : fillers_)
+    ::close(fd);
+  ::close(listen_fd_);
+  throw std::runtime_error("PendingConnectPort: connects to a full backlog still complete");
+}
+
+int PendingConnectPort::synSent() const {
+  // Lines of /proc/net/tcp: "sl local_address rem_address st ...", addresses as HEX:PORT.
+  std::ifstream in("/proc/net/tcp");
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, ":%04X", static_cast<unsigned>(port_));
+  int n = 0;
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    n += remote.ends_with(suffix) && state == "02" ? 1 : 0;  // 02 = TCP_SYN_SENT
+  }
+  return n;
+}
+
+int PendingConnectPort::connectsWaiting() const {
+  return synSent() - own_waiting_;
+}
+
+PendingConnectPort::~PendingConnectPort() {
+  for (int fd : fillers_)
+    ::close(fd);
+  ::close(listen_fd_);
 }
 
 }  // namespace fiberlb::testing

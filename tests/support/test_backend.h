@@ -31,6 +31,9 @@ enum class BackendMode {
   Hang,           // accept, then neither read nor answer until the backend stops
   Garbage,        // read the request, answer bytes that are not HTTP, close
   UpgradeEcho,    // answer 101 Switching Protocols, then echo raw bytes until EOF
+  // Read the whole request (counted in requestCount()), wait `delay`, then close with
+  // SO_LINGER 0 (RST) without answering: a reset before any response byte.
+  ResetAfterRequest,
 };
 
 struct Behaviour {
@@ -113,5 +116,30 @@ int64_t firstPatternMismatch(const std::string& body, size_t expected_size);
 
 // A loopback port on which nothing listens (bound to an ephemeral port, then closed).
 uint16_t refusingPort();
+
+// A loopback port whose connects stay pending: a listener with backlog 0 that never accepts,
+// its accept queue filled by connections of its own, so Linux drops every further SYN and a
+// connect() waits in SYN_SENT until the connecting side gives up. Closed on destruction.
+class PendingConnectPort {
+ public:
+  PendingConnectPort();
+  ~PendingConnectPort();
+  PendingConnectPort(const PendingConnectPort&) = delete;
+  PendingConnectPort& operator=(const PendingConnectPort&) = delete;
+
+  uint16_t port() const { return port_; }
+  // Connects to this port from other sockets that are now waiting in SYN_SENT (read from
+  // /proc/net/tcp): how a test sees that fiberlb has started connecting.
+  int connectsWaiting() const;
+
+ private:
+  // SYN_SENT sockets towards port_, this object's own fillers included.
+  int synSent() const;
+
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::vector<int> fillers_;
+  int own_waiting_ = 0;
+};
 
 }  // namespace fiberlb::testing
