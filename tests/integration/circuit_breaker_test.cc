@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/admin_json.h"
 #include "tests/support/fiberlb_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/test_backend.h"
@@ -36,13 +37,6 @@ FiberlbConfig breakerConfig(const std::vector<BackendConfig>& backends, double r
                                              {"recovery_timeout_sec", recovery_sec},
                                              {"half_open_max_requests", 1}};
   return config;
-}
-
-// GET `path` on the admin API as JSON; discarded on any failure.
-json adminJson(uint16_t admin, const std::string& path) {
-  Response r = fetch(admin, getRequest(path), deadlineIn(5000));
-  if (!r.ok() || r.status != 200) return json(json::value_t::discarded);
-  return json::parse(r.body, nullptr, /*allow_exceptions=*/false);
 }
 
 // The first element of the JSON array `list` whose `key` is `value`; null when none.

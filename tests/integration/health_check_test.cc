@@ -11,6 +11,7 @@
 #include <regex>
 #include <string>
 
+#include "tests/support/admin_json.h"
 #include "tests/support/fiberlb_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/test_backend.h"
@@ -22,13 +23,6 @@ namespace {
 using nlohmann::json;
 
 constexpr double kIntervalSec = 0.2;
-
-// GET `path` on the admin API as JSON; discarded on any failure.
-json adminJson(uint16_t port, const std::string& path) {
-  Response r = fetch(port, getRequest(path), deadlineIn(5000));
-  if (!r.ok() || r.status != 200) return json(json::value_t::discarded);
-  return json::parse(r.body, nullptr, /*allow_exceptions=*/false);
-}
 
 // The entry of GET /api/geo/nodes for backend `name` of LB `lb`; null when absent.
 json node(uint16_t admin, const std::string& lb, const std::string& name) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/admin_json.h"
 #include "tests/support/fiberlb_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/test_backend.h"
@@ -141,13 +142,6 @@ Response adminCall(uint16_t port, const std::string& method, const std::string& 
 
 json parseJson(const Response& r) {
   return json::parse(r.body, nullptr, /*allow_exceptions=*/false);
-}
-
-// GET `path` as JSON; discarded on any failure.
-json adminJson(uint16_t port, const std::string& path) {
-  Response r = adminCall(port, "GET", path);
-  if (!r.ok() || r.status != 200) return json(json::value_t::discarded);
-  return parseJson(r);
 }
 
 std::string activeRegion(uint16_t admin) {
