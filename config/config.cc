@@ -83,6 +83,24 @@ bool isFile(const std::string& path) {
   return std::filesystem::is_regular_file(path, ec);
 }
 
+// A relative certificate path means relative to the config file, as in nginx, so that
+// `fiberlb check` and the server find the same files wherever they are started from.
+void resolveTlsPaths(Config& config, const std::filesystem::path& dir) {
+  if (dir.empty()) return;
+  auto resolve = [&dir](std::string& file) {
+    if (!file.empty() && std::filesystem::path(file).is_relative())
+      file = (dir / file).lexically_normal().string();
+  };
+  for (LoadBalancer& lb : config.loadbalancers) {
+    resolve(lb.tls.cert_file);
+    resolve(lb.tls.key_file);
+    for (SniCert& sni : lb.tls.sni) {
+      resolve(sni.cert_file);
+      resolve(sni.key_file);
+    }
+  }
+}
+
 }  // namespace
 
 LoadResult loadFile(const std::string& path, const Overrides& overrides) {
@@ -95,6 +113,7 @@ LoadResult loadFile(const std::string& path, const Overrides& overrides) {
   if (in.bad()) return readFailure(path, std::strerror(errno));
   LoadResult result = load(text.str(), path, overrides);
   result.config.source_path = path;
+  resolveTlsPaths(result.config, std::filesystem::path(path).parent_path());
   return result;
 }
 

@@ -129,10 +129,13 @@ struct Retries {
   bool on_5xx = false;
 };
 
+// cert_file and key_file: a relative path in a config file is resolved against the file's
+// directory by loadFile() (loadString() leaves it relative to the working directory).
 struct SniCert {
   std::string server_name;
   std::string cert_file;
   std::string key_file;
+  SourcePos pos;  // the [[tls.sni]] entry
 };
 
 struct Tls {
@@ -140,6 +143,7 @@ struct Tls {
   std::string key_file;
   std::string min_version = "1.2";
   std::vector<SniCert> sni;
+  SourcePos pos;  // the [tls] table, or the load balancer when there is none
 };
 
 struct LoadBalancer {

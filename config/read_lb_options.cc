@@ -13,6 +13,7 @@ namespace {
 
 void readSniCert(TableReader& r, SniCert& out) {
   using Need = TableReader::Need;
+  out.pos = r.pos();
   r.readNonEmptyString("server_name", out.server_name, Need::Required);
   r.readNonEmptyString("cert_file", out.cert_file, Need::Required);
   r.readNonEmptyString("key_file", out.key_file, Need::Required);
@@ -93,6 +94,7 @@ void readRetries(TableReader t, Retries& out) {
 }
 
 void readTls(TableReader t, Tls& out) {
+  out.pos = t.pos();
   t.readString("cert_file", out.cert_file);
   t.readString("key_file", out.key_file);
   if (t.readString("min_version", out.min_version) && out.min_version != "1.2" &&

@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "src/control/control_loop.h"
+#include "src/net/tls/tls_context.h"
 #include "src/util/log.h"
 #include "src/version.h"
 
@@ -26,13 +27,32 @@ void printDiagnostics(const LoadResult& result) {
     fprintf(stderr, "error: %s\n", e.str().c_str());
 }
 
+// Loads every TLS listener's certificates and keys the way the server will, so that a
+// missing file or a key that does not match its certificate fails the check. Each failing
+// load balancer is reported at its [tls] table (or [[tls.sni]] entry). Returns the count.
+size_t checkCertificates(const fiberlb::config::Config& config) {
+  auto keys = std::make_shared<fiberlb::net::tls::TicketKeys>();
+  size_t errors = 0;
+  for (const fiberlb::config::LoadBalancer& lb : config.loadbalancers) {
+    if (!lb.tls_termination) continue;
+    std::string error;
+    fiberlb::config::SourcePos pos = lb.tls.pos;
+    if (fiberlb::net::tls::ServerContext::create(lb.tls, keys, &error, &pos, lb.protocol)) continue;
+    fprintf(stderr, "error: %s:%d:%d: lb %s: %s\n", config.source_path.c_str(), pos.line,
+            pos.column, lb.name.c_str(), error.c_str());
+    ++errors;
+  }
+  return errors;
+}
+
 // `fiberlb check PATH`: validate like `nginx -t`.
 int runCheck(const std::string& path, const fiberlb::config::Overrides& overrides) {
   LoadResult result = fiberlb::config::loadFile(path, overrides);
   printDiagnostics(result);
-  if (!result.ok()) {
-    fprintf(stderr, "%s: configuration is invalid (%zu error%s)\n", path.c_str(),
-            result.errors.size(), result.errors.size() == 1 ? "" : "s");
+  const size_t errors = result.ok() ? checkCertificates(result.config) : result.errors.size();
+  if (errors > 0) {
+    fprintf(stderr, "%s: configuration is invalid (%zu error%s)\n", path.c_str(), errors,
+            errors == 1 ? "" : "s");
     return kExitInvalidConfig;
   }
   fprintf(stderr, "%s: configuration is valid (%zu load balancer%s)\n", path.c_str(),

@@ -1,0 +1,65 @@
+// Relative certificate paths (SPEC §3 [tls], "certs/api.crt") are relative to the config
+// file's directory, whatever the working directory; absolute ones are kept as written.
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "tests/unit/config/config_test_util.h"
+
+namespace fiberlb::config {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::dump;
+
+constexpr const char* kTlsLb = R"([[standalone.loadbalancers]]
+name = "api"
+port = 8443
+tls_termination = true
+[[standalone.loadbalancers.backends]]
+name = "b1"
+port = 9000
+[standalone.loadbalancers.tls]
+cert_file = "certs/api.crt"
+key_file = "/etc/ssl/private/api.key"
+[[standalone.loadbalancers.tls.sni]]
+server_name = "a.example"
+cert_file = "../shared/a.crt"
+key_file = "a.key"
+)";
+
+TEST(ConfigTlsPaths, RelativeToTheConfigFileDirectory) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("fiberlb-tls-paths-" + std::to_string(getpid()));
+  fs::create_directories(dir / "conf");
+  const fs::path file = dir / "conf" / "fiberlb.toml";
+  std::ofstream(file) << kTlsLb;
+
+  LoadResult r = loadFile(file.string());
+  fs::remove_all(dir);
+  ASSERT_TRUE(r.ok()) << dump(r.errors);
+  const Tls& tls = r.config.loadbalancers.at(0).tls;
+  EXPECT_EQ(tls.cert_file, (dir / "conf" / "certs" / "api.crt").string());
+  EXPECT_EQ(tls.key_file, "/etc/ssl/private/api.key");
+  ASSERT_EQ(tls.sni.size(), 1u);
+  EXPECT_EQ(tls.sni[0].cert_file, (dir / "shared" / "a.crt").string());
+  EXPECT_EQ(tls.sni[0].key_file, (dir / "conf" / "a.key").string());
+  // Positions for `fiberlb check`: the [tls] table and the [[tls.sni]] entry.
+  EXPECT_EQ(tls.pos.line, 8);
+  EXPECT_EQ(tls.sni[0].pos.line, 11);
+}
+
+TEST(ConfigTlsPaths, StringsStayRelativeToTheWorkingDirectory) {
+  LoadResult r = testing::load(kTlsLb);
+  ASSERT_TRUE(r.ok()) << dump(r.errors);
+  EXPECT_EQ(r.config.loadbalancers.at(0).tls.cert_file, "certs/api.crt");
+  EXPECT_EQ(r.config.loadbalancers.at(0).tls.sni.at(0).key_file, "a.key");
+}
+
+}  // namespace
+}  // namespace fiberlb::config
