@@ -30,6 +30,14 @@ struct alignas(64) LbStatsShard {
   std::atomic<uint64_t> retries{0};
   // Responses fiberlb generated without a backend (400, 408, 431, 503, ...) by class 1xx..5xx.
   std::array<std::atomic<uint64_t>, 5> local_responses{};
+  // TLS listeners: handshakes completed (full or resuming a session) and failed.
+  std::atomic<uint64_t> tls_handshakes_full{0};
+  std::atomic<uint64_t> tls_handshakes_resumed{0};
+  std::atomic<uint64_t> tls_handshakes_failed{0};
+  // L4 (tcp) listeners: connections relayed to a backend, and their bytes each way.
+  std::atomic<uint64_t> l4_connections{0};
+  std::atomic<uint64_t> l4_bytes_in{0};   // client -> backend
+  std::atomic<uint64_t> l4_bytes_out{0};  // backend -> client
 };
 
 class LbStats {

@@ -109,6 +109,54 @@ void writeDuration(Exposition& m, const ClusterView& view) {
   });
 }
 
+using CounterField = std::atomic<uint64_t> lb::LbStatsShard::*;
+
+uint64_t sumField(const lb::LbStats& stats, CounterField field) {
+  return sumShards(stats, [field](const lb::LbStatsShard& s) -> const std::atomic<uint64_t>& {
+    return s.*field;
+  });
+}
+
+// Only LBs that terminate TLS have samples.
+void writeTlsCounters(Exposition& m, const ClusterView& view) {
+  m.family("fiberlb_tls_handshakes_total", "counter",
+           "TLS handshakes with clients by result (success: full or resumed; failure).");
+  forEachLbStats(view, [&](const LbView& lb, const lb::LbStats& stats) {
+    if (!lb.config->tls_termination) return;
+    const uint64_t ok = sumField(stats, &lb::LbStatsShard::tls_handshakes_full) +
+                        sumField(stats, &lb::LbStatsShard::tls_handshakes_resumed);
+    m.sample("fiberlb_tls_handshakes_total", {{"lb", lb.config->name}, {"result", "success"}}, ok);
+    m.sample("fiberlb_tls_handshakes_total", {{"lb", lb.config->name}, {"result", "failure"}},
+             sumField(stats, &lb::LbStatsShard::tls_handshakes_failed));
+  });
+  m.family("fiberlb_tls_sessions_resumed_total", "counter",
+           "Successful TLS handshakes that resumed a session (ticket) instead of a full one.");
+  forEachLbStats(view, [&](const LbView& lb, const lb::LbStats& stats) {
+    if (!lb.config->tls_termination) return;
+    m.sample("fiberlb_tls_sessions_resumed_total", {{"lb", lb.config->name}},
+             sumField(stats, &lb::LbStatsShard::tls_handshakes_resumed));
+  });
+}
+
+// Only tcp LBs have samples.
+void writeL4Counters(Exposition& m, const ClusterView& view) {
+  const std::pair<const char*, CounterField> families[] = {
+      {"fiberlb_l4_connections_total", &lb::LbStatsShard::l4_connections},
+      {"fiberlb_l4_received_bytes_total", &lb::LbStatsShard::l4_bytes_in},
+      {"fiberlb_l4_sent_bytes_total", &lb::LbStatsShard::l4_bytes_out},
+  };
+  const char* help[] = {"TCP connections relayed to a backend.",
+                        "Bytes received from TCP clients and relayed to backends.",
+                        "Bytes received from backends and relayed to TCP clients."};
+  for (size_t i = 0; i < 3; ++i) {
+    m.family(families[i].first, "counter", help[i]);
+    forEachLbStats(view, [&](const LbView& lb, const lb::LbStats& stats) {
+      if (lb.config->protocol != config::Protocol::Tcp) return;
+      m.sample(families[i].first, {{"lb", lb.config->name}}, sumField(stats, families[i].second));
+    });
+  }
+}
+
 void writeLbCounters(Exposition& m, const ClusterView& view) {
   m.family("fiberlb_downstream_connections", "gauge", "Open client connections.");
   forEachLbStats(view, [&](const LbView& lb, const lb::LbStats& stats) {
@@ -125,9 +173,8 @@ void writeLbCounters(Exposition& m, const ClusterView& view) {
                return s.retries;
              }));
   });
-  // TLS termination is not built yet: the family exists so that dashboards can be set up.
-  m.family("fiberlb_tls_handshakes_total", "counter",
-           "TLS handshakes with clients by result (success, failure).");
+  writeTlsCounters(m, view);
+  writeL4Counters(m, view);
 }
 
 void writeBackendTraffic(Exposition& m, const ClusterView& view) {

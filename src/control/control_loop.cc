@@ -24,6 +24,9 @@ constexpr uint64_t kTickMs = 200;
 // Start-up waits for the first health verdicts at most this long past the longest check
 // timeout, then opens the doors anyway (backends without a verdict stay out of rotation).
 constexpr uint64_t kStartupSlackMs = 300;
+// Session ticket keys rotate this often; TicketKeys keeps the last 3, so a ticket resumes
+// for 2 to 3 hours (OpenSSL's ticket lifetime hint is 2 hours).
+constexpr uint64_t kTicketKeyRotationMs = uint64_t{3600} * 1000;
 
 int workerCount(const config::Config& cfg) {
   if (cfg.server.workers > 0) return cfg.server.workers;
@@ -174,11 +177,14 @@ void ControlLoop::startTimers() {
     handles[i]->data = this;
     uv_signal_start(handles[i], &ControlLoop::onSignal, signums[i]);
   }
-  for (uv_timer_t* t : {&shutdown_timer_, &rebuild_timer_, &tick_timer_, &startup_timer_}) {
+  for (uv_timer_t* t :
+       {&shutdown_timer_, &rebuild_timer_, &tick_timer_, &startup_timer_, &ticket_timer_}) {
     uv_timer_init(&loop_, t);
     t->data = this;
   }
   uv_timer_start(&tick_timer_, &ControlLoop::onTick, kTickMs, kTickMs);
+  uv_timer_start(&ticket_timer_, &ControlLoop::onTicketRotation, kTicketKeyRotationMs,
+                 kTicketKeyRotationMs);
 }
 
 void ControlLoop::onStartupDeadline(uv_timer_t* handle) {
@@ -209,10 +215,17 @@ bool ControlLoop::prepare(const std::shared_ptr<const config::Config>& cfg,
   for (const config::LoadBalancer& lb : cfg->loadbalancers) {
     proxy::ListenerSpec spec;
     bool serve = servable(lb, error);
+    // Certificates are (re-)read on every load and reload, before any socket is opened.
+    std::shared_ptr<net::tls::ServerContext> tls;
+    if (serve && lb.tls_termination) {
+      tls = tlsContextFor(*cfg, lb, error);
+      serve = tls != nullptr;
+    }
     if (serve) {
       bool existed = listeners_->has(ListenerTable::keyOf(lb));
       serve = listeners_->ensure(lb, &spec, error);
       if (serve && !existed) opened.push_back(spec.key);
+      spec.tls = std::move(tls);
     }
     if (!error->empty()) {
       for (const std::string& key : opened)
@@ -239,26 +252,41 @@ bool ControlLoop::prepare(const std::shared_ptr<const config::Config>& cfg,
   return true;
 }
 
-// Whether this build can serve `lb`. L4 LBs are skipped with a warning (they are parsed and
-// listed, and arrive with their own issue) and get no socket, since nothing would accept on
-// it. A TLS listener is refused (`error` set) rather than served in plaintext to clients
-// that expect TLS.
+// Whether this build can serve `lb`. UDP LBs are skipped with a warning (they are parsed and
+// listed, and arrive with their own issue) and get no socket, since nothing would read it.
 bool ControlLoop::servable(const config::LoadBalancer& lb, std::string* error) {
   error->clear();
-  if (lb.protocol != config::Protocol::Http) {
+  if (lb.protocol == config::Protocol::Udp) {
     FLB_LOG(Warn,
-            "lb=%s: protocol \"%s\" is not served by this build yet (only \"http\"); no "
-            "listener opened on %s:%d",
-            lb.name.c_str(), config::toString(lb.protocol), lb.vip.c_str(), lb.port);
-    return false;
-  }
-  if (lb.tls_termination) {
-    *error = "lb " + lb.name +
-             ": tls_termination = true is not supported by this build yet; set it to false or "
-             "terminate TLS in front of fiberlb";
+            "lb=%s: protocol \"udp\" is not served by this build yet (only \"http\" and "
+            "\"tcp\"); no listener opened on %s:%d",
+            lb.name.c_str(), lb.vip.c_str(), lb.port);
     return false;
   }
   return true;
+}
+
+// The TLS context of `lb`, its certificate and key files read now. Null + `error`
+// ("config.toml:41:1: lb api: certs/api.key: ...") when a file does not load or a key does
+// not match its certificate.
+std::shared_ptr<net::tls::ServerContext> ControlLoop::tlsContextFor(const config::Config& cfg,
+                                                                    const config::LoadBalancer& lb,
+                                                                    std::string* error) {
+  std::string why;
+  config::SourcePos pos = lb.tls.pos;
+  auto context = net::tls::ServerContext::create(lb.tls, ticket_keys_, &why, &pos, lb.protocol);
+  if (context == nullptr) {
+    *error = (cfg.source_path.empty() ? std::string("config") : cfg.source_path) + ":" +
+             std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": lb " + lb.name +
+             ": " + why;
+  }
+  return context;
+}
+
+void ControlLoop::onTicketRotation(uv_timer_t* handle) {
+  auto* self = static_cast<ControlLoop*>(handle->data);
+  if (!self->ticket_keys_->rotate())
+    FLB_LOG(Warn, "TLS session ticket keys: no randomness available; keeping the current key");
 }
 
 std::shared_ptr<const lb::ClusterSnapshot> ControlLoop::buildSnapshot(
@@ -411,7 +439,7 @@ void ControlLoop::beginShutdown(int signum) {
   FLB_LOG(Info, "%s: graceful shutdown, finishing in-flight requests (up to %.0f s)",
           strsignal(signum), grace);
   health_->stop();
-  for (uv_timer_t* t : {&rebuild_timer_, &tick_timer_, &startup_timer_})
+  for (uv_timer_t* t : {&rebuild_timer_, &tick_timer_, &startup_timer_, &ticket_timer_})
     uv_timer_stop(t);
   for (auto& worker : workers_)
     worker->shutdown();
@@ -434,8 +462,8 @@ void ControlLoop::onShutdownPoll(uv_timer_t* handle) {
     FLB_LOG(Warn, "shutdown grace period over: closing the remaining connections");
     _exit(0);
   }
-  for (uv_timer_t* t :
-       {&self->shutdown_timer_, &self->rebuild_timer_, &self->tick_timer_, &self->startup_timer_})
+  for (uv_timer_t* t : {&self->shutdown_timer_, &self->rebuild_timer_, &self->tick_timer_,
+                        &self->startup_timer_, &self->ticket_timer_})
     uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
   for (uv_signal_t* s : {&self->sighup_, &self->sigterm_, &self->sigint_, &self->sigusr2_})
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);

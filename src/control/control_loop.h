@@ -57,6 +57,10 @@ class ControlLoop final : public admin::AdminSource, public admin::AdminActions 
   bool prepare(const std::shared_ptr<const config::Config>& cfg,
                std::shared_ptr<proxy::WorkerUpdate>* update, std::string* error);
   static bool servable(const config::LoadBalancer& lb, std::string* error);
+  std::shared_ptr<net::tls::ServerContext> tlsContextFor(const config::Config& cfg,
+                                                         const config::LoadBalancer& lb,
+                                                         std::string* error);
+  static void onTicketRotation(uv_timer_t* handle);
   std::shared_ptr<const lb::ClusterSnapshot> buildSnapshot(
       const std::shared_ptr<const config::Config>& cfg);
   // Rebuilds the snapshot from the current health, lets the failover manager react, and
@@ -113,6 +117,10 @@ class ControlLoop final : public admin::AdminSource, public admin::AdminActions 
   uv_loop_t loop_{};
   uv_signal_t sighup_{}, sigterm_{}, sigint_{}, sigusr2_{};
   uv_timer_t shutdown_timer_{}, rebuild_timer_{}, tick_timer_{}, startup_timer_{};
+  uv_timer_t ticket_timer_{};
+  // Session ticket keys shared by every TLS listener and every reload of one, so that a
+  // ticket stays valid across workers and reloads.
+  std::shared_ptr<net::tls::TicketKeys> ticket_keys_ = std::make_shared<net::tls::TicketKeys>();
   std::shared_ptr<const config::Config> file_config_;  // as read from the file
   std::shared_ptr<const config::Config> config_;       // file_config_ + overlay_
   lb::AdminOverlay overlay_;

@@ -2,17 +2,29 @@
 
 #include <cstring>
 
+#include "src/net/tls/tls_channel.h"
+
 namespace fiberlb::net {
+namespace {
+
+// TLS: a batch of small pieces (a response head and a short body) is copied into one buffer
+// and encrypted as one record instead of one record per piece: fewer AEAD calls and fewer
+// bytes on the wire. 16 KiB is the largest TLS record.
+constexpr size_t kCoalesceBytes = size_t{16} * 1024;
+
+}  // namespace
 
 void StreamWriter::add(const char* data, size_t len) {
   if (len == 0 || write_failed_) return;
+  // Order: nothing may overtake bytes already queued. (While bytes are queued the batch is
+  // empty: every flush empties it into the kernel or the queue.)
   if (!inflight_.empty() || stream_ == nullptr) {
-    queue(data, len);  // order: nothing may overtake bytes already queued
+    enqueue(data, len);
     return;
   }
   if (batch_count_ == kMaxBatch && !flush()) return;
   if (!inflight_.empty()) {  // that flush left a remainder: keep order
-    queue(data, len);
+    enqueue(data, len);
     return;
   }
   batch_[batch_count_++] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
@@ -26,7 +38,7 @@ void StreamWriter::addCopy(const char* data, size_t len) {
   }
   if (scratch_used_ + len > kScratchSize || batch_count_ == kMaxBatch) flush();
   if (!inflight_.empty()) {
-    queue(data, len);
+    enqueue(data, len);
     return;
   }
   char* copy = scratch_ + scratch_used_;
@@ -36,6 +48,11 @@ void StreamWriter::addCopy(const char* data, size_t len) {
 }
 
 bool StreamWriter::flush() {
+  if (tls_ != nullptr) {
+    const bool ok = encryptBatch() && sendCiphertext();
+    scratch_used_ = 0;  // after encryptBatch: the batch may point into scratch_
+    return ok;
+  }
   scratch_used_ = 0;  // whatever the kernel does not take is copied into the queue below
   if (write_failed_) return false;
   if (batch_count_ == 0) return true;
@@ -74,7 +91,92 @@ void StreamWriter::fail() {
 
 void StreamWriter::shutdownWhenDrained() {
   shutdown_requested_ = true;
+  if (tls_ != nullptr) {
+    closeNotify();  // its send ends in maybeShutdown()
+    return;
+  }
   maybeShutdown();
+}
+
+bool StreamWriter::closeNotify() {
+  if (tls_ == nullptr) return !write_failed_;
+  bool ok = encryptBatch();
+  if (ok) {
+    tls_->shutdown();
+    ok = sendCiphertext();
+  }
+  scratch_used_ = 0;
+  return ok;
+}
+
+void StreamWriter::enqueue(const char* data, size_t len) {
+  if (tls_ == nullptr) {
+    queue(data, len);
+    return;
+  }
+  if (!tls_->write(data, len)) {
+    fail();
+    return;
+  }
+  sendCiphertext();
+}
+
+bool StreamWriter::encryptBatch() {
+  if (write_failed_) return false;
+  if (batch_count_ == 0) return true;
+  bool ok = true;
+  if (batch_count_ > 1 && batched_bytes_ <= kCoalesceBytes) {
+    thread_local char plain[kCoalesceBytes];
+    size_t n = 0;
+    for (int i = 0; i < batch_count_; ++i) {
+      memcpy(plain + n, batch_[i].base, batch_[i].len);
+      n += batch_[i].len;
+    }
+    ok = tls_->write(plain, n);
+  } else {
+    for (int i = 0; i < batch_count_ && ok; ++i)
+      ok = tls_->write(batch_[i].base, batch_[i].len);
+  }
+  batch_count_ = 0;
+  batched_bytes_ = 0;
+  if (!ok) fail();
+  return ok;
+}
+
+// Hands everything the TLS channel has for the socket to the kernel (one try_write of one
+// buffer), queueing what it does not take, behind bytes already queued.
+bool StreamWriter::sendCiphertext() {
+  if (write_failed_) return false;
+  if (!tls_->hasOutput()) {
+    maybeShutdown();
+    return true;
+  }
+  if (!inflight_.empty() || stream_ == nullptr) {
+    if (inflight_.empty()) {
+      tls_->takeOutput(&inflight_);
+      startWrite();
+    } else {
+      tls_->takeOutput(&queued_);
+    }
+    return !write_failed_;
+  }
+  // Worker-thread scratch: the ciphertext usually goes straight to the kernel and needs no
+  // home of its own.
+  thread_local std::string cipher;
+  cipher.clear();
+  tls_->takeOutput(&cipher);
+  uv_buf_t buf = uv_buf_init(cipher.data(), static_cast<unsigned>(cipher.size()));
+  const int written = uv_try_write(stream_, &buf, 1);
+  if (written < 0 && written != UV_EAGAIN) {
+    fail();
+    return false;
+  }
+  const size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
+  if (sent > 0) wrote_any_ = true;
+  if (sent < cipher.size()) queue(cipher.data() + sent, cipher.size() - sent);
+  if (cipher.capacity() > (size_t{1} << 20)) std::string().swap(cipher);  // a burst passed
+  maybeShutdown();
+  return !write_failed_;
 }
 
 void StreamWriter::maybeShutdown() {

@@ -6,6 +6,9 @@
 // does not take is copied into an owned queue and sent with uv_write; while that queue is
 // non-empty the writer reports back-pressure so the caller stops reading the other side.
 // This is what lets read buffers be recycled as soon as a read has been processed.
+//
+// With a TLS channel attached (setTls), the same calls carry plaintext: flush() encrypts the
+// batch (small pieces coalesced into one record) and sends the ciphertext the same way.
 
 #include <uv.h>
 
@@ -13,6 +16,10 @@
 #include <string>
 
 namespace fiberlb::net {
+
+namespace tls {
+class TlsChannel;
+}
 
 // Worker-local.
 class StreamWriter {
@@ -35,6 +42,10 @@ class StreamWriter {
   // attach() starts sending what was queued meanwhile.
   void attach(uv_stream_t* stream);
   void detach() { stream_ = nullptr; }
+  // From now on everything added is encrypted with `channel` (which outlives the writer's
+  // use of it), and flush() also sends what the channel produced by itself (handshake
+  // records, session tickets, alerts).
+  void setTls(tls::TlsChannel* channel) { tls_ = channel; }
 
   // Adds bytes to the batch. They must stay valid until the next flush().
   void add(const char* data, size_t len);
@@ -51,8 +62,12 @@ class StreamWriter {
     return write_failed_ ? 0 : inflight_.size() + queued_.size() + batched_bytes_;
   }
   bool failed() const { return write_failed_; }
-  // Half-close (FIN) once everything accepted so far has been written.
+  // Half-close (FIN) once everything accepted so far has been written. With TLS, a
+  // close_notify alert goes first.
   void shutdownWhenDrained();
+  // TLS: queues close_notify after everything accepted so far (nothing may be added after
+  // it); a plain stream needs nothing. For a connection about to close.
+  bool closeNotify();
   bool congested() const { return !inflight_.empty(); }
   // True once any byte has been handed to the kernel (retries need to know).
   bool wroteAny() const { return wrote_any_; }
@@ -65,14 +80,19 @@ class StreamWriter {
   static constexpr int kMaxBatch = 32;
   static constexpr size_t kScratchSize = 512;
   void queue(const char* data, size_t len);
+  void enqueue(const char* data, size_t len);  // queue(), encrypting first with TLS
   void startWrite();
   void fail();
   void maybeShutdown();
   static void onWrite(uv_write_t* req, int status);
+  // TLS.
+  bool encryptBatch();
+  bool sendCiphertext();
 
   void* owner_;
   DrainedFn drained_;
   uv_stream_t* stream_ = nullptr;
+  tls::TlsChannel* tls_ = nullptr;
   uv_write_t req_{};
   uv_buf_t batch_[kMaxBatch];
   int batch_count_ = 0;

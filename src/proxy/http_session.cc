@@ -27,14 +27,19 @@ bool kernelStillSending(uv_tcp_t* tcp) {
 }  // namespace
 
 HttpSession::HttpSession(Worker* worker, LbRuntime* lb)
-    : worker_(worker),
-      lb_(lb),
+    : ClientSession(lb),
+      worker_(worker),
       stats_(lb->stats),
       shard_(&stats_->shard(worker->index())),
       out_(this, &HttpSession::onClientDrained) {
   tcp_.data = this;
-  client_deadline_.owner = this;
-  upstream_deadline_.owner = this;
+  // The worker's sweep sees deadlines as ClientSessions.
+  client_deadline_.owner = static_cast<ClientSession*>(this);
+  upstream_deadline_.owner = static_cast<ClientSession*>(this);
+  if (lb->tls != nullptr) {
+    tls_ = std::make_unique<net::tls::TlsChannel>(lb->tls->defaultContext());
+    out_.setTls(tls_.get());
+  }
 }
 
 HttpSession* HttpSession::accept(Worker* worker, LbRuntime* lb, uv_stream_t* server) {
@@ -60,15 +65,19 @@ HttpSession* HttpSession::accept(Worker* worker, LbRuntime* lb, uv_stream_t* ser
 }
 
 void HttpSession::startReadingClient() {
-  if (reading_client_ || closing_ || client_eof_) return;
+  if (closing_) return;
+  // Decrypted input that stopped for lack of room will not be announced by the socket.
+  if (tls_ != nullptr && (tls_eof_pending_ || tls_->hasBufferedInput())) worker_->resumeLater(this);
+  if (reading_client_ || client_eof_) return;
   reading_client_ = true;
+  if (tls_eof_pending_) return;  // the socket has nothing more to give
   uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &HttpSession::onAlloc, &HttpSession::onRead);
 }
 
 void HttpSession::stopReadingClient() {
   if (!reading_client_ || closing_) return;
   reading_client_ = false;
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  if (!tls_eof_pending_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
 }
 
 void HttpSession::armClientDeadline(TimeoutKind kind) {
@@ -79,11 +88,23 @@ void HttpSession::armClientDeadline(TimeoutKind kind) {
 
 void HttpSession::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<HttpSession*>(handle->data);
+  if (self->tls_ != nullptr) {
+    *buf = self->worker_->cipherBuffer();
+    return;
+  }
   self->in_.offer(self->worker_->buffers(), buf);
 }
 
-void HttpSession::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+void HttpSession::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<HttpSession*>(stream->data);
+  if (self->tls_ != nullptr) {
+    if (nread > 0) {
+      self->onCiphertext(buf->base, static_cast<size_t>(nread));
+    } else if (nread < 0) {
+      self->onCiphertextEof(static_cast<int>(nread));
+    }
+    return;
+  }
   if (nread > 0) {
     self->in_.used += static_cast<size_t>(nread);
     self->handleClientData();
@@ -232,6 +253,7 @@ bool HttpSession::onRequestHead(http::MessageHead& head) {
 
   http::RequestRewrite rw;
   rw.client_ip = client_ip_;
+  if (tls_ != nullptr) rw.proto = "https";
   rw.default_host = lb_->authority;
   if (head.find(http::HeaderKind::XRequestId) < 0)
     rw.request_id = std::string_view(request_id_, worker_->nextRequestId(request_id_));
@@ -338,6 +360,12 @@ void HttpSession::finishExchange() {
 void HttpSession::closeAfterWrites() {
   if (closing_) return;
   close_when_drained_ = true;
+  // TLS: say so before the FIN (clients treat a TLS stream ending without close_notify as
+  // a possible truncation).
+  if (!out_.closeNotify()) {
+    close();
+    return;
+  }
   armClientDeadline(TimeoutKind::Idle);
   if (out_.pending() == 0) closeOrLinger();
 }
@@ -424,6 +452,13 @@ void HttpSession::close() {
   closing_ = true;
   client_deadline_.disarm();
   upstream_deadline_.disarm();
+  // A client that stalled or left mid-handshake (after sending something: a bare TCP probe
+  // is no handshake) counts as a failed handshake.
+  if (tls_ != nullptr && tls_input_seen_ && !handshake_counted_) {
+    FLB_LOG(Debug, "lb=%s client=%s TLS handshake not completed: connection closed",
+            lb_->name.c_str(), client_ip_);
+    countHandshake(false);
+  }
   // A response cut short (by the client, or a backend failing mid-body) still answered the
   // request: its time is the time until now. A request with no response yet is not counted.
   if (response_started_ && request_start_ns_ != 0) countResponseEnd();

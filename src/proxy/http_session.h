@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "lb/lb_stats.h"
@@ -14,6 +15,8 @@
 #include "src/net/deadline_list.h"
 #include "src/net/read_buffer.h"
 #include "src/net/stream_writer.h"
+#include "src/net/tls/tls_channel.h"
+#include "src/proxy/client_session.h"
 #include "src/proxy/upstream_conn.h"
 
 namespace fiberlb::http {
@@ -27,20 +30,15 @@ struct SnapshotHold;
 class Worker;
 
 // Worker-local. Owns itself: freed when its socket has closed.
-class HttpSession final : public UpstreamOwner {
+class HttpSession final : public ClientSession, public UpstreamOwner {
  public:
   // Accepts a pending connection from `server`. Returns null if accept failed.
   static HttpSession* accept(Worker* worker, LbRuntime* lb, uv_stream_t* server);
 
-  enum class TimeoutKind { Head, Idle, Connect, Response };
-  void onTimeout(TimeoutKind kind);
+  void onTimeout(TimeoutKind kind) override;
   // Graceful shutdown / LB removal: close now if idle, else after the current response.
-  void drain();
-  LbRuntime* lb() const { return lb_; }
-
-  // Intrusive list of the worker's sessions (for drain).
-  HttpSession* prev = nullptr;
-  HttpSession* next = nullptr;
+  void drain() override;
+  void resumeBufferedInput() override;
 
   // UpstreamOwner
   void onUpstreamConnected(UpstreamConn* up, int status) override;
@@ -90,6 +88,12 @@ class HttpSession final : public UpstreamOwner {
   void stopReadingClient();
   void armClientDeadline(TimeoutKind kind);
   void close();
+  // TLS to the client (http_session_tls.cc): ciphertext in, plaintext into in_.
+  void onCiphertext(const char* data, size_t len);
+  void onCiphertextEof(int status);
+  void pumpTls();
+  void tlsFailed();
+  void countHandshake(bool ok);
   // Metrics (SPEC §8).
   void countRequestStart();
   void countResponseEnd();
@@ -125,7 +129,6 @@ class HttpSession final : public UpstreamOwner {
   void upstreamWriteFailed();
 
   Worker* worker_;
-  LbRuntime* lb_;
   // The LB's long-lived counters, held for the session's life (a reload may swap the
   // snapshot, never the object of a surviving LB), and this worker's shard of them.
   lb::LbStats::Ptr stats_;
@@ -138,8 +141,9 @@ class HttpSession final : public UpstreamOwner {
   ResponseSink response_sink_{this};
   http::Parser request_parser_{HTTP_REQUEST, &request_sink_};
   http::Parser response_parser_{HTTP_RESPONSE, &response_sink_};
-  net::Deadline client_deadline_;    // head or idle
-  net::Deadline upstream_deadline_;  // connect or response
+  net::Deadline client_deadline_;              // head or idle
+  net::Deadline upstream_deadline_;            // connect or response
+  std::unique_ptr<net::tls::TlsChannel> tls_;  // null: plaintext listener
 
   // The exchange in progress.
   UpstreamConn* upstream_ = nullptr;
@@ -188,6 +192,9 @@ class HttpSession final : public UpstreamOwner {
   bool reading_client_ = false;
   bool closing_ = false;
   bool close_when_drained_ = false;
+  bool tls_input_seen_ = false;     // the client sent handshake bytes
+  bool handshake_counted_ = false;  // in fiberlb_tls_handshakes_total
+  bool tls_eof_pending_ = false;    // the socket ended while decrypted input still waits
 
   char client_ip_[46] = {};
   char request_id_[40] = {};

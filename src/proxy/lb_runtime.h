@@ -11,6 +11,7 @@
 #include "lb/picker.h"
 #include "lb/retry_budget.h"
 #include "src/net/deadline_list.h"
+#include "src/net/tls/tls_context.h"
 
 namespace fiberlb::proxy {
 
@@ -36,6 +37,8 @@ struct LbRuntime {
   net::DeadlineList response_deadlines;  // upstream_response_ms
 
   lb::RetryBudget retry_budget;  // this worker's share of the LB's retry budget
+  // tls_termination: where new client connections get their SSL objects. Null: plaintext.
+  std::shared_ptr<net::tls::ServerContext> tls;
 
   std::string authority;  // "vip:port" actually bound: Host for HTTP/1.0 requests without one
   int64_t sessions = 0;   // open client connections

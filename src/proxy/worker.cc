@@ -1,9 +1,11 @@
 #include "src/proxy/worker.h"
 
+#include <algorithm>
 #include <random>
 
 #include "lb/picker.h"
 #include "src/proxy/http_session.h"
+#include "src/proxy/tcp_session.h"
 #include "src/proxy/upstream_conn.h"
 #include "src/util/log.h"
 
@@ -20,9 +22,10 @@ void setTimeouts(LbRuntime* rt) {
   rt->response_deadlines.setTimeout(static_cast<uint64_t>(t.upstream_response_ms));
 }
 
-void expire(net::DeadlineList& list, uint64_t now, HttpSession::TimeoutKind kind) {
+// Deadline::owner is always the ClientSession (not a derived pointer: see the sessions).
+void expire(net::DeadlineList& list, uint64_t now, ClientSession::TimeoutKind kind) {
   while (net::Deadline* d = list.popExpired(now))
-    static_cast<HttpSession*>(d->owner)->onTimeout(kind);
+    static_cast<ClientSession*>(d->owner)->onTimeout(kind);
 }
 
 }  // namespace
@@ -36,6 +39,8 @@ Worker::Worker(int index) : index_(index) {
   async_.data = this;
   uv_timer_init(&loop_, &sweep_timer_);
   sweep_timer_.data = this;
+  uv_idle_init(&loop_, &resume_idle_);
+  resume_idle_.data = this;
   std::random_device rd;
   request_seed_ = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(index);
 }
@@ -92,7 +97,7 @@ void Worker::applyUpdate(const std::shared_ptr<const WorkerUpdate>& update) {
   std::unordered_map<std::string, uv_tcp_t*> next_listeners;
   for (size_t i = 0; i < snap.lbs.size(); ++i) {
     const config::LoadBalancer& cfg = *snap.lbs[i].config;
-    if (cfg.protocol != config::Protocol::Http) continue;  // L4 arrives with its own issue
+    if (cfg.protocol == config::Protocol::Udp) continue;  // UDP arrives with its own issue
     auto it = lbs_.find(cfg.name);
     std::unique_ptr<LbRuntime> rt;
     if (it != lbs_.end()) {
@@ -117,6 +122,8 @@ void Worker::applyUpdate(const std::shared_ptr<const WorkerUpdate>& update) {
                              : lb::policyFor(cfg.method).makePicker(snap.lbs[i].standby);
     setTimeouts(rt.get());
     const ListenerSpec& spec = update->listeners[i];
+    // New connections use the certificates of this update; established ones keep theirs.
+    rt->tls = spec.tls;
     rt->authority = spec.bound.str();
     // Listener handles follow the socket key, not the LB name: a renamed LB, or two LBs
     // that swap ports, keep the very same sockets.
@@ -175,8 +182,8 @@ void Worker::closeListener(uv_tcp_t* tcp) {
 
 void Worker::retireLb(LbRuntime* rt) {
   retired_.emplace_back(rt);
-  for (HttpSession* s = sessions_; s != nullptr;) {
-    HttpSession* next = s->next;
+  for (ClientSession* s = sessions_; s != nullptr;) {
+    ClientSession* next = s->next;
     if (s->lb() == rt) s->drain();
     s = next;
   }
@@ -201,8 +208,10 @@ void Worker::onConnection(uv_stream_t* server, int status) {
     FLB_LOG(Warn, "lb=%s accept failed: %s", rt->name.c_str(), uv_strerror(status));
     return;
   }
-  if (HttpSession::accept(self, rt, server) != nullptr)
-    self->stats_.accepted.fetch_add(1, std::memory_order_relaxed);
+  const bool accepted = rt->config().protocol == config::Protocol::Tcp
+                            ? TcpSession::accept(self, rt, server) != nullptr
+                            : HttpSession::accept(self, rt, server) != nullptr;
+  if (accepted) self->stats_.accepted.fetch_add(1, std::memory_order_relaxed);
 }
 
 const net::SocketAddress& Worker::addressOf(const lb::BackendState* backend) const {
@@ -274,7 +283,7 @@ void Worker::releaseHold(SnapshotHold** hold) {
   }
 }
 
-void Worker::sessionOpened(HttpSession* s) {
+void Worker::sessionOpened(ClientSession* s) {
   s->prev = nullptr;
   s->next = sessions_;
   if (sessions_ != nullptr) sessions_->prev = s;
@@ -282,7 +291,12 @@ void Worker::sessionOpened(HttpSession* s) {
   stats_.sessions.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Worker::sessionClosed(HttpSession* s) {
+void Worker::sessionClosed(ClientSession* s) {
+  if (s->resume_pending) {  // rare: a session closing with TLS input still waiting
+    s->resume_pending = false;
+    std::erase(resume_, s);
+    std::replace(resuming_.begin(), resuming_.end(), s, static_cast<ClientSession*>(nullptr));
+  }
   if (s->prev != nullptr) {
     s->prev->next = s->next;
   } else {
@@ -292,6 +306,28 @@ void Worker::sessionClosed(HttpSession* s) {
   s->prev = s->next = nullptr;
   stats_.sessions.fetch_sub(1, std::memory_order_relaxed);
   if (draining_) maybeFinish();
+}
+
+void Worker::resumeLater(ClientSession* s) {
+  if (s->resume_pending || closed_) return;
+  s->resume_pending = true;
+  resume_.push_back(s);
+  if (resume_.size() == 1) uv_idle_start(&resume_idle_, &Worker::onResume);
+}
+
+// An idle handle, not a timer: the loop runs it on its next iteration without waiting in
+// poll. Sessions queued while these run wait for the next iteration.
+void Worker::onResume(uv_idle_t* handle) {
+  auto* self = static_cast<Worker*>(handle->data);
+  self->resuming_.swap(self->resume_);
+  uv_idle_stop(handle);
+  for (size_t i = 0; i < self->resuming_.size(); ++i) {
+    ClientSession* s = self->resuming_[i];
+    if (s == nullptr) continue;  // closed meanwhile (sessionClosed)
+    s->resume_pending = false;
+    s->resumeBufferedInput();
+  }
+  self->resuming_.clear();
 }
 
 size_t Worker::nextRequestId(char* out) {
@@ -329,8 +365,8 @@ void Worker::beginDrain() {
   for (auto& [key, tcp] : listeners_)
     closeListener(tcp);
   listeners_.clear();
-  for (HttpSession* s = sessions_; s != nullptr;) {
-    HttpSession* next = s->next;
+  for (ClientSession* s = sessions_; s != nullptr;) {
+    ClientSession* next = s->next;
     s->drain();
     s = next;
   }
@@ -344,6 +380,7 @@ void Worker::maybeFinish() {
     while (pool.head != nullptr)
       discardIdle(pool.head);
   uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&resume_idle_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   // uv_run returns once these closes (and the sessions' and connections') have completed.
 }

@@ -16,12 +16,12 @@
 #include <vector>
 
 #include "src/net/buffer_pool.h"
+#include "src/proxy/client_session.h"
 #include "src/proxy/lb_runtime.h"
 #include "src/proxy/worker_update.h"
 
 namespace fiberlb::proxy {
 
-class HttpSession;
 class UpstreamConn;
 
 // A published update plus the number of exchanges still routing with it. Exchanges hold
@@ -69,8 +69,15 @@ class Worker {
   void discardIdle(UpstreamConn* up);  // an idle connection closed or misbehaved
   void holdCurrent(SnapshotHold** hold);
   void releaseHold(SnapshotHold** hold);
-  void sessionOpened(HttpSession* s);
-  void sessionClosed(HttpSession* s);
+  void sessionOpened(ClientSession* s);
+  void sessionClosed(ClientSession* s);  // also forgets a pending resumeLater()
+  // Calls s->resumeBufferedInput() on the next loop iteration (once, however often asked).
+  void resumeLater(ClientSession* s);
+  // Where TLS sessions receive ciphertext: it is fed to OpenSSL (copied) within the read
+  // callback, so one buffer serves every connection of the worker.
+  uv_buf_t cipherBuffer() {
+    return uv_buf_init(cipher_buffer_.get(), net::BufferPool::kBufferSize);
+  }
   void countRetry() { stats_.retries.fetch_add(1, std::memory_order_relaxed); }
   void circuitChanged() {
     if (circuit_notify_) circuit_notify_();
@@ -89,6 +96,7 @@ class Worker {
   static void onAsync(uv_async_t* handle);
   static void onSweep(uv_timer_t* handle);
   static void onConnection(uv_stream_t* server, int status);
+  static void onResume(uv_idle_t* handle);
   void applyUpdate(const std::shared_ptr<const WorkerUpdate>& update);
   void applyLb(size_t index, const WorkerUpdate& update);
   uv_tcp_t* openListener(const ListenerSpec& spec, const std::string& lb_name);
@@ -105,7 +113,11 @@ class Worker {
   uv_loop_t loop_{};
   uv_async_t async_{};
   uv_timer_t sweep_timer_{};
+  uv_idle_t resume_idle_{};
   net::BufferPool buffers_;
+  std::unique_ptr<char[]> cipher_buffer_{new char[net::BufferPool::kBufferSize]};
+  std::vector<ClientSession*> resume_;    // sessions waiting for onResume
+  std::vector<ClientSession*> resuming_;  // the ones onResume is calling now
   WorkerStats stats_;
   std::function<void()> circuit_notify_;
 
@@ -121,7 +133,7 @@ class Worker {
   std::vector<IdlePool> idle_;                            // by BackendState::slot()
   std::vector<bool> live_slots_;                          // slots of the current snapshot
   std::unordered_map<std::string, uv_tcp_t*> listeners_;  // by ListenerSpec::key
-  HttpSession* sessions_ = nullptr;                       // intrusive list
+  ClientSession* sessions_ = nullptr;                     // intrusive list
   bool draining_ = false;
   bool closed_ = false;
   uint64_t request_seed_ = 0;

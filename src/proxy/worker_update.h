@@ -8,6 +8,7 @@
 
 #include "lb/cluster_snapshot.h"
 #include "src/net/address.h"
+#include "src/net/tls/tls_context.h"
 
 namespace fiberlb::proxy {
 
@@ -15,6 +16,8 @@ struct ListenerSpec {
   std::string key;           // "proto vip:port" as configured: same key = same sockets
   std::vector<int> fds;      // one per worker; worker i adopts fds[i] the first time
   net::SocketAddress bound;  // the real address (ephemeral port resolved)
+  // tls_termination: the certificates, read when this config was loaded or reloaded.
+  std::shared_ptr<net::tls::ServerContext> tls;
 };
 
 struct WorkerUpdate {

@@ -155,6 +155,11 @@ void TlsChannel::shutdown() {
   SSL_shutdown(ssl_);  // queues close_notify; does not wait for the peer's
 }
 
+bool TlsChannel::hasBufferedInput() const {
+  if (ssl_ == nullptr || failed()) return false;
+  return SSL_has_pending(ssl_) == 1 || BIO_ctrl_pending(in_) > 0;
+}
+
 bool TlsChannel::hasOutput() const {
   return out_ != nullptr && BIO_ctrl_pending(out_) > 0;
 }

@@ -43,6 +43,11 @@ class TlsChannel {
   // (the connection is then simply closed).
   void shutdown();
 
+  // Input that read() has not turned into plaintext yet: decrypted bytes OpenSSL holds or
+  // ciphertext still in the input buffer. A reader that stopped early (no room) must come
+  // back for it even if the socket stays silent.
+  bool hasBufferedInput() const;
+
   // Ciphertext to write to the socket: handshake records, alerts, encrypted data.
   bool hasOutput() const;
   // Appends all pending ciphertext to `out`; returns the number of bytes appended.
