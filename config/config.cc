@@ -98,6 +98,8 @@ void resolveTlsPaths(Config& config, const std::filesystem::path& dir) {
       resolve(sni.cert_file);
       resolve(sni.key_file);
     }
+    for (Backend& b : lb.backends)
+      resolve(b.tls_ca_file);
   }
 }
 

@@ -83,6 +83,12 @@ struct Backend {
   int weight = 100;    // 0..1000
   std::string region;  // never empty after validation: "default" when not given
   bool tls = false;
+  // With tls: the backend's certificate is verified (tls_verify) against tls_ca_file, or the
+  // system's CA store when that is empty, for the name tls_server_name (also sent as SNI),
+  // or the address when that is empty.
+  bool tls_verify = true;
+  std::string tls_ca_file;  // relative: to the config file's directory
+  std::string tls_server_name;
   AdminState state = AdminState::Enabled;  // admin API overlay only (lb/admin_overlay.h)
   std::string node_type;                   // admin API overlay only ("" for file backends)
   SourcePos pos;

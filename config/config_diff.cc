@@ -19,8 +19,10 @@ const Region* findRegion(const std::vector<Region>& regions, const std::string& 
 }
 
 bool sameBackend(const Backend& a, const Backend& b) {
-  return std::tie(a.address, a.port, a.weight, a.region, a.tls, a.state) ==
-         std::tie(b.address, b.port, b.weight, b.region, b.tls, b.state);
+  return std::tie(a.address, a.port, a.weight, a.region, a.tls, a.tls_verify, a.tls_ca_file,
+                  a.tls_server_name, a.state) == std::tie(b.address, b.port, b.weight, b.region,
+                                                          b.tls, b.tls_verify, b.tls_ca_file,
+                                                          b.tls_server_name, b.state);
 }
 
 bool sameHealthCheck(const HealthCheck& a, const HealthCheck& b) {

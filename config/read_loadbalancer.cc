@@ -58,6 +58,9 @@ void readBackend(TableReader& r, Geo& geo, Backend& out) {
   r.readInt("weight", out.weight, 0, 1000);
   r.readString("region", out.region);
   r.readBool("tls", out.tls);
+  r.readBool("tls_verify", out.tls_verify);
+  r.readString("tls_ca_file", out.tls_ca_file);
+  r.readString("tls_server_name", out.tls_server_name);
   useRegion(geo, out.region, r);
   r.finish();
 }

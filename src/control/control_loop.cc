@@ -4,9 +4,11 @@
 
 #include <csignal>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <thread>
 
+#include "config/value_syntax.h"
 #include "health/health_monitor.h"
 #include "lb/snapshot_builder.h"
 #include "src/admin/admin_server.h"
@@ -248,7 +250,44 @@ bool ControlLoop::prepare(const std::shared_ptr<const config::Config>& cfg,
     }
   }
   update->addresses = addresses_;
+  if (!backendTls(*cfg, *update->snapshot, &update->backend_tls, error)) {
+    for (const std::string& key : opened)
+      listeners_->discard(key);
+    return false;
+  }
   *out = std::move(update);
+  return true;
+}
+
+// For every backend with `tls = true`, by slot: its client context (one per distinct CA file
+// and verify setting, CA files read now) and its peer names. False + `error` at the backend's
+// position when a CA file does not load.
+bool ControlLoop::backendTls(const config::Config& cfg, const lb::ClusterSnapshot& snap,
+                             std::vector<proxy::BackendTls>* out, std::string* error) {
+  std::map<std::pair<std::string, bool>, std::shared_ptr<net::tls::ClientContext>> contexts;
+  out->assign(registry_.slotCount(), proxy::BackendTls{});
+  for (const lb::LbSnapshot& lb : snap.lbs) {
+    for (size_t i = 0; i < lb.backends.size() && i < lb.config->backends.size(); ++i) {
+      const config::Backend& b = lb.config->backends[i];
+      if (!b.tls) continue;
+      auto& context = contexts[{b.tls_ca_file, b.tls_verify}];
+      std::string why;
+      if (context == nullptr)
+        context = net::tls::ClientContext::create(b.tls_ca_file, b.tls_verify, &why);
+      if (context == nullptr) {
+        *error = (cfg.source_path.empty() ? std::string("config") : cfg.source_path) + ":" +
+                 std::to_string(b.pos.line) + ":" + std::to_string(b.pos.column) + ": lb " +
+                 lb.config->name + " backend " + b.name + ": " + why;
+        return false;
+      }
+      proxy::BackendTls& tls = (*out)[lb.backends[i]->slot()];
+      tls.context = context;
+      // SNI carries host names only; an IP address is still checked against IP SANs.
+      const std::string& name = b.tls_server_name.empty() ? b.address : b.tls_server_name;
+      tls.peer.server_name = config::isIpLiteral(name) ? "" : name;
+      tls.peer.verify_name = b.tls_verify ? name : "";
+    }
+  }
   return true;
 }
 

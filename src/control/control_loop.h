@@ -61,6 +61,8 @@ class ControlLoop final : public admin::AdminSource, public admin::AdminActions 
                                                          const config::LoadBalancer& lb,
                                                          std::string* error);
   static void onTicketRotation(uv_timer_t* handle);
+  bool backendTls(const config::Config& cfg, const lb::ClusterSnapshot& snap,
+                  std::vector<proxy::BackendTls>* out, std::string* error);
   std::shared_ptr<const lb::ClusterSnapshot> buildSnapshot(
       const std::shared_ptr<const config::Config>& cfg);
   // Rebuilds the snapshot from the current health, lets the failover manager react, and

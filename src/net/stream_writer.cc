@@ -16,6 +16,10 @@ constexpr size_t kCoalesceBytes = size_t{16} * 1024;
 
 void StreamWriter::add(const char* data, size_t len) {
   if (len == 0 || write_failed_) return;
+  if (tls_ != nullptr && !tls_->handshakeDone()) {
+    held_.append(data, len);
+    return;
+  }
   // Order: nothing may overtake bytes already queued. (While bytes are queued the batch is
   // empty: every flush empties it into the kernel or the queue.)
   if (!inflight_.empty() || stream_ == nullptr) {
@@ -32,7 +36,8 @@ void StreamWriter::add(const char* data, size_t len) {
 }
 
 void StreamWriter::addCopy(const char* data, size_t len) {
-  if (!inflight_.empty() || stream_ == nullptr || len > kScratchSize) {
+  if (!inflight_.empty() || stream_ == nullptr || len > kScratchSize ||
+      (tls_ != nullptr && !tls_->handshakeDone())) {
     add(data, len);  // queued (copied) anyway
     return;
   }
@@ -114,6 +119,7 @@ void StreamWriter::enqueue(const char* data, size_t len) {
     queue(data, len);
     return;
   }
+  encrypted_any_ = true;
   if (!tls_->write(data, len)) {
     fail();
     return;
@@ -121,9 +127,19 @@ void StreamWriter::enqueue(const char* data, size_t len) {
   sendCiphertext();
 }
 
+bool StreamWriter::tlsReady() {
+  if (held_.empty()) return flush();
+  std::string plain;
+  plain.swap(held_);
+  if (!flush()) return false;  // whatever the handshake left to send goes first
+  enqueue(plain.data(), plain.size());
+  return !write_failed_;
+}
+
 bool StreamWriter::encryptBatch() {
   if (write_failed_) return false;
   if (batch_count_ == 0) return true;
+  encrypted_any_ = true;
   bool ok = true;
   if (batch_count_ > 1 && batched_bytes_ <= kCoalesceBytes) {
     thread_local char plain[kCoalesceBytes];
@@ -234,6 +250,12 @@ void StreamWriter::onWrite(uv_write_t* req, int status) {
 }
 
 void StreamWriter::takeUnsent(std::string* out) {
+  if (tls_ != nullptr) {  // the rest is ciphertext of a connection that is going away
+    out->swap(held_);
+    held_.clear();
+    reset();
+    return;
+  }
   out->clear();
   for (int i = 0; i < batch_count_; ++i)
     out->append(batch_[i].base, batch_[i].len);
@@ -248,9 +270,11 @@ void StreamWriter::reset() {
   batched_bytes_ = 0;
   inflight_.clear();
   queued_.clear();
+  held_.clear();
   writing_ = false;
   write_failed_ = false;
   wrote_any_ = false;
+  encrypted_any_ = false;
   shutdown_requested_ = shutdown_started_ = false;
 }
 

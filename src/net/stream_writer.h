@@ -44,8 +44,11 @@ class StreamWriter {
   void detach() { stream_ = nullptr; }
   // From now on everything added is encrypted with `channel` (which outlives the writer's
   // use of it), and flush() also sends what the channel produced by itself (handshake
-  // records, session tickets, alerts).
+  // records, session tickets, alerts). Bytes added before the handshake completed are held
+  // (copied) until tlsReady().
   void setTls(tls::TlsChannel* channel) { tls_ = channel; }
+  // The channel's handshake completed: encrypts and sends what was held meanwhile.
+  bool tlsReady();
 
   // Adds bytes to the batch. They must stay valid until the next flush().
   void add(const char* data, size_t len);
@@ -69,10 +72,11 @@ class StreamWriter {
   // it); a plain stream needs nothing. For a connection about to close.
   bool closeNotify();
   bool congested() const { return !inflight_.empty(); }
-  // True once any byte has been handed to the kernel (retries need to know).
-  bool wroteAny() const { return wrote_any_; }
+  // True once any byte has been handed to the kernel (retries need to know). With TLS: any
+  // byte of what was added (handshake records do not count).
+  bool wroteAny() const { return tls_ != nullptr ? encrypted_any_ : wrote_any_; }
   // Moves never-sent bytes out (for a retry on another connection). Only valid when
-  // !wroteAny().
+  // !wroteAny(). With TLS, the bytes held for the handshake.
   void takeUnsent(std::string* out);
   void reset();
 
@@ -101,12 +105,14 @@ class StreamWriter {
   size_t scratch_used_ = 0;
   std::string inflight_;  // bytes owned by the uv_write in flight
   std::string queued_;    // bytes waiting for the in-flight write to finish
+  std::string held_;      // TLS: plaintext added before the handshake completed
   uv_shutdown_t shutdown_req_{};
   bool shutdown_requested_ = false;
   bool shutdown_started_ = false;
   bool writing_ = false;  // a uv_write owns inflight_
   bool write_failed_ = false;
   bool wrote_any_ = false;
+  bool encrypted_any_ = false;  // TLS: added bytes were encrypted (committed to this stream)
 };
 
 }  // namespace fiberlb::net

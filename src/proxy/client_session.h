@@ -1,14 +1,16 @@
 #pragma once
 // What a worker needs from any client connection it accepted, whatever its protocol
 // (HttpSession for L7, TcpSession for L4): timeouts, drain on shutdown or LB removal, and
-// resuming TLS input that had to wait for room.
+// resuming TLS input that had to wait for room (BufferedInput).
+
+#include "src/proxy/buffered_input.h"
 
 namespace fiberlb::proxy {
 
 struct LbRuntime;
 
 // Worker-local. Owns itself: freed when its socket has closed.
-class ClientSession {
+class ClientSession : public BufferedInput {
  public:
   enum class TimeoutKind { Head, Idle, Connect, Response };
 
@@ -20,16 +22,11 @@ class ClientSession {
   virtual void onTimeout(TimeoutKind kind) = 0;
   // Graceful shutdown / LB removal: close as soon as that loses nothing.
   virtual void drain() = 0;
-  // Called by the worker (Worker::resumeLater) outside any callback of this session:
-  // decrypted input is waiting in the TLS channel while the socket may stay silent.
-  virtual void resumeBufferedInput() = 0;
-
   LbRuntime* lb() const { return lb_; }
 
   // Intrusive list of the worker's sessions (for drain).
   ClientSession* prev = nullptr;
   ClientSession* next = nullptr;
-  bool resume_pending = false;  // queued in Worker::resumeLater
 
  protected:
   LbRuntime* lb_;

@@ -1,13 +1,19 @@
 #pragma once
 // One TCP connection to a backend: connecting, carrying one exchange at a time, or idle in
 // the worker's pool. HTTP logic lives in the owner (HttpSession); this is only transport.
+// For a backend with `tls = true` it is TLS transport: the owner writes and reads plaintext,
+// and "connected" means the handshake succeeded (a failed handshake is a failed connect).
 
 #include <uv.h>
+
+#include <memory>
 
 #include "lb/backend_state.h"
 #include "src/net/address.h"
 #include "src/net/read_buffer.h"
 #include "src/net/stream_writer.h"
+#include "src/net/tls/tls_channel.h"
+#include "src/proxy/buffered_input.h"
 
 namespace fiberlb::proxy {
 
@@ -28,7 +34,7 @@ class UpstreamOwner {
 };
 
 // Worker-local.
-class UpstreamConn {
+class UpstreamConn final : public BufferedInput {
  public:
   // Starts a non-blocking connect; the outcome arrives in owner->onUpstreamConnected. If
   // the connect cannot even start, returns nullptr with the libuv error in *status.
@@ -51,6 +57,7 @@ class UpstreamConn {
   // Served at least one exchange before: a failure may be a stale keep-alive race.
   bool reused() const { return exchanges_ > 1; }
   void countExchange() { ++exchanges_; }
+  void resumeBufferedInput() override;
 
   net::StreamWriter writer;
   net::ReadBuffer in;
@@ -67,13 +74,23 @@ class UpstreamConn {
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void onDrained(void* self, int status);
   static void onClose(uv_handle_t* handle);
+  // TLS (upstream_conn_tls.cc).
+  void onCiphertext(const char* data, size_t len);
+  void onCiphertextEnd(int status);
+  void pumpTls();
+  void handshakeDone();
+  void tlsFailed(int status);
+  void deliverEnd(int status);
 
   Worker* worker_;
   lb::BackendState* backend_;
   UpstreamOwner* owner_;
   uv_tcp_t tcp_{};
   uv_connect_t connect_req_{};
-  bool connected_ = false;
+  std::unique_ptr<net::tls::TlsChannel> tls_;  // null: plain TCP
+  bool socket_connected_ = false;              // TCP is up
+  bool connected_ = false;                     // usable: TCP up and, with TLS, the handshake done
+  bool tls_eof_pending_ = false;  // the backend ended while decrypted input still waits
   bool reading_ = false;
   bool closing_ = false;
   uint32_t exchanges_ = 0;

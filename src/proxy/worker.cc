@@ -218,6 +218,12 @@ const net::SocketAddress& Worker::addressOf(const lb::BackendState* backend) con
   return holds_.back().update->addresses[backend->slot()];
 }
 
+const BackendTls& Worker::tlsOf(const lb::BackendState* backend) const {
+  static const BackendTls kPlain;
+  const std::vector<BackendTls>& all = holds_.back().update->backend_tls;
+  return backend->slot() < all.size() ? all[backend->slot()] : kPlain;
+}
+
 UpstreamConn* Worker::takeIdle(lb::BackendState* backend) {
   uint32_t slot = backend->slot();
   if (slot >= idle_.size() || idle_[slot].head == nullptr) return nullptr;
@@ -292,11 +298,7 @@ void Worker::sessionOpened(ClientSession* s) {
 }
 
 void Worker::sessionClosed(ClientSession* s) {
-  if (s->resume_pending) {  // rare: a session closing with TLS input still waiting
-    s->resume_pending = false;
-    std::erase(resume_, s);
-    std::replace(resuming_.begin(), resuming_.end(), s, static_cast<ClientSession*>(nullptr));
-  }
+  cancelResume(s);
   if (s->prev != nullptr) {
     s->prev->next = s->next;
   } else {
@@ -308,11 +310,18 @@ void Worker::sessionClosed(ClientSession* s) {
   if (draining_) maybeFinish();
 }
 
-void Worker::resumeLater(ClientSession* s) {
-  if (s->resume_pending || closed_) return;
-  s->resume_pending = true;
-  resume_.push_back(s);
+void Worker::resumeLater(BufferedInput* in) {
+  if (in->resume_pending || closed_) return;
+  in->resume_pending = true;
+  resume_.push_back(in);
   if (resume_.size() == 1) uv_idle_start(&resume_idle_, &Worker::onResume);
+}
+
+// Rare: a connection closing with TLS input still waiting.
+void Worker::forgetResume(BufferedInput* in) {
+  in->resume_pending = false;
+  std::erase(resume_, in);
+  std::replace(resuming_.begin(), resuming_.end(), in, static_cast<BufferedInput*>(nullptr));
 }
 
 // An idle handle, not a timer: the loop runs it on its next iteration without waiting in
@@ -322,10 +331,10 @@ void Worker::onResume(uv_idle_t* handle) {
   self->resuming_.swap(self->resume_);
   uv_idle_stop(handle);
   for (size_t i = 0; i < self->resuming_.size(); ++i) {
-    ClientSession* s = self->resuming_[i];
-    if (s == nullptr) continue;  // closed meanwhile (sessionClosed)
-    s->resume_pending = false;
-    s->resumeBufferedInput();
+    BufferedInput* in = self->resuming_[i];
+    if (in == nullptr) continue;  // closed meanwhile (cancelResume)
+    in->resume_pending = false;
+    in->resumeBufferedInput();
   }
   self->resuming_.clear();
 }

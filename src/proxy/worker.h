@@ -64,6 +64,8 @@ class Worker {
   net::BufferPool& buffers() { return buffers_; }
   bool draining() const { return draining_; }
   const net::SocketAddress& addressOf(const lb::BackendState* backend) const;
+  // How to speak TLS to `backend` (a null context: plain TCP).
+  const BackendTls& tlsOf(const lb::BackendState* backend) const;
   UpstreamConn* takeIdle(lb::BackendState* backend);
   void putIdle(UpstreamConn* up);
   void discardIdle(UpstreamConn* up);  // an idle connection closed or misbehaved
@@ -71,8 +73,12 @@ class Worker {
   void releaseHold(SnapshotHold** hold);
   void sessionOpened(ClientSession* s);
   void sessionClosed(ClientSession* s);  // also forgets a pending resumeLater()
-  // Calls s->resumeBufferedInput() on the next loop iteration (once, however often asked).
-  void resumeLater(ClientSession* s);
+  // Calls in->resumeBufferedInput() on the next loop iteration (once, however often asked).
+  void resumeLater(BufferedInput* in);
+  // `in` is going away: forget a pending resumeLater(). Cheap when none is pending.
+  void cancelResume(BufferedInput* in) {
+    if (in->resume_pending) forgetResume(in);
+  }
   // Where TLS sessions receive ciphertext: it is fed to OpenSSL (copied) within the read
   // callback, so one buffer serves every connection of the worker.
   uv_buf_t cipherBuffer() {
@@ -97,6 +103,7 @@ class Worker {
   static void onSweep(uv_timer_t* handle);
   static void onConnection(uv_stream_t* server, int status);
   static void onResume(uv_idle_t* handle);
+  void forgetResume(BufferedInput* in);
   void applyUpdate(const std::shared_ptr<const WorkerUpdate>& update);
   void applyLb(size_t index, const WorkerUpdate& update);
   uv_tcp_t* openListener(const ListenerSpec& spec, const std::string& lb_name);
@@ -116,8 +123,8 @@ class Worker {
   uv_idle_t resume_idle_{};
   net::BufferPool buffers_;
   std::unique_ptr<char[]> cipher_buffer_{new char[net::BufferPool::kBufferSize]};
-  std::vector<ClientSession*> resume_;    // sessions waiting for onResume
-  std::vector<ClientSession*> resuming_;  // the ones onResume is calling now
+  std::vector<BufferedInput*> resume_;    // waiting for onResume
+  std::vector<BufferedInput*> resuming_;  // the ones onResume is calling now
   WorkerStats stats_;
   std::function<void()> circuit_notify_;
 

@@ -8,6 +8,8 @@
 
 #include "lb/cluster_snapshot.h"
 #include "src/net/address.h"
+#include "src/net/tls/client_context.h"
+#include "src/net/tls/tls_channel.h"
 #include "src/net/tls/tls_context.h"
 
 namespace fiberlb::proxy {
@@ -20,10 +22,17 @@ struct ListenerSpec {
   std::shared_ptr<net::tls::ServerContext> tls;
 };
 
+// A backend with `tls = true`: how to speak TLS to it. A null context means plain TCP.
+struct BackendTls {
+  std::shared_ptr<net::tls::ClientContext> context;
+  net::tls::TlsChannel::Peer peer;  // SNI and the name its certificate must carry
+};
+
 struct WorkerUpdate {
   std::shared_ptr<const lb::ClusterSnapshot> snapshot;
   std::vector<ListenerSpec> listeners;        // parallel to snapshot->lbs
   std::vector<net::SocketAddress> addresses;  // indexed by BackendState::slot()
+  std::vector<BackendTls> backend_tls;        // indexed by BackendState::slot()
 };
 
 }  // namespace fiberlb::proxy

@@ -2,6 +2,7 @@
 
 #include <openssl/buffer.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include <string>
 
@@ -54,6 +55,25 @@ struct ErrorQueueScope {
 
 TlsChannel::TlsChannel(SSL_CTX* ctx) {
   ErrorQueueScope errors;
+  if (init(ctx)) SSL_set_accept_state(ssl_);
+}
+
+TlsChannel::TlsChannel(SSL_CTX* ctx, const Peer& peer) {
+  ErrorQueueScope errors;
+  if (!init(ctx)) return;
+  SSL_set_connect_state(ssl_);
+  bool ok =
+      peer.server_name.empty() || SSL_set_tlsext_host_name(ssl_, peer.server_name.c_str()) == 1;
+  if (ok && !peer.verify_name.empty()) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+    // An IP address is checked against the certificate's IP SANs, a name against its DNS ones.
+    ok = X509_VERIFY_PARAM_set1_ip_asc(param, peer.verify_name.c_str()) == 1 ||
+         SSL_set1_host(ssl_, peer.verify_name.c_str()) == 1;
+  }
+  if (!ok) error_ = "cannot set the backend's TLS name '" + peer.verify_name + "'";
+}
+
+bool TlsChannel::init(SSL_CTX* ctx) {
   ssl_ = ctx != nullptr ? SSL_new(ctx) : nullptr;
   BIO* in = BIO_new(BIO_s_mem());
   BIO* out = BIO_new(BIO_s_mem());
@@ -63,7 +83,7 @@ TlsChannel::TlsChannel(SSL_CTX* ctx) {
     SSL_free(ssl_);
     ssl_ = nullptr;
     error_ = "cannot create a TLS connection (out of memory)";
-    return;
+    return false;
   }
   // An empty input BIO means "no ciphertext yet" (retry: SSL_ERROR_WANT_READ), never EOF:
   // the end of the stream is the socket's to report.
@@ -71,7 +91,7 @@ TlsChannel::TlsChannel(SSL_CTX* ctx) {
   SSL_set_bio(ssl_, in, out);  // ssl_ owns both now
   in_ = in;
   out_ = out;
-  SSL_set_accept_state(ssl_);
+  return true;
 }
 
 TlsChannel::~TlsChannel() {
@@ -201,6 +221,10 @@ TlsChannel::Status TlsChannel::fail(int ssl_error) {
   const unsigned long code = ERR_get_error();  // the oldest entry: the root cause
   if (const char* reason = code != 0 ? ERR_reason_error_string(code) : nullptr) {
     error_ = reason;
+    // A backend whose certificate did not verify: say what was wrong with it.
+    const long verify = SSL_get_verify_result(ssl_);
+    if (!SSL_is_server(ssl_) && verify != X509_V_OK)
+      error_ += std::string(": ") + X509_verify_cert_error_string(verify);
   } else if (code != 0) {
     char text[256];
     ERR_error_string_n(code, text, sizeof text);

@@ -18,6 +18,16 @@ class TlsChannel {
   // A server-side connection starting with `ctx` (ServerContext::defaultContext()). If
   // OpenSSL cannot allocate it, the first read() returns Error (error() says so).
   explicit TlsChannel(SSL_CTX* ctx);
+  // Who a client-side channel talks to. `server_name` is sent as SNI (a hostname; "" for
+  // none). `verify_name`, a hostname or an IP address, must be named by the certificate when
+  // the context verifies peers ("" = the chain alone is checked).
+  struct Peer {
+    std::string server_name;
+    std::string verify_name;
+  };
+  // A client-side connection (TLS to a backend) starting with `ctx` (ClientContext::get()).
+  // Its first read() produces the ClientHello.
+  TlsChannel(SSL_CTX* ctx, const Peer& peer);
   ~TlsChannel();
   TlsChannel(const TlsChannel&) = delete;
   TlsChannel& operator=(const TlsChannel&) = delete;
@@ -65,6 +75,7 @@ class TlsChannel {
   const std::string& error() const { return error_; }
 
  private:
+  bool init(SSL_CTX* ctx);
   Status fail(int ssl_error);
   bool failed() const { return !error_.empty(); }
 

@@ -11,18 +11,11 @@
 #include <string_view>
 #include <utility>
 
+#include "src/net/tls/profile.h"
+
 namespace fiberlb::net::tls {
 
 namespace {
-
-// Mozilla "intermediate" for TLS 1.2: ECDHE key exchange and AEAD ciphers only. Its DHE
-// suites are left out: we ship no DH parameters. TLS 1.3 keeps OpenSSL's default suites
-// (AES-GCM and ChaCha20-Poly1305), which are exactly Mozilla's.
-constexpr const char* kTls12Ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-constexpr const char* kGroups = "X25519:prime256v1:secp384r1";
 
 // ALPN protocols we serve over HTTP, in wire format (length-prefixed), preferred first.
 // http/1.0 too, as nginx does: the proxy speaks both.
