@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "src/control/control_loop.h"
+#include "src/net/tls/client_context.h"
 #include "src/net/tls/tls_context.h"
 #include "src/util/log.h"
 #include "src/version.h"
@@ -27,9 +28,10 @@ void printDiagnostics(const LoadResult& result) {
     fprintf(stderr, "error: %s\n", e.str().c_str());
 }
 
-// Loads every TLS listener's certificates and keys the way the server will, so that a
-// missing file or a key that does not match its certificate fails the check. Each failing
-// load balancer is reported at its [tls] table (or [[tls.sni]] entry). Returns the count.
+// Loads every TLS listener's certificates and keys, and the CA files of TLS backends, the way
+// the server will, so that a missing file or a key that does not match its certificate fails
+// the check. Each failing load balancer is reported at its [tls] table (or [[tls.sni]]
+// entry), each backend at its table. Returns the count.
 size_t checkCertificates(const fiberlb::config::Config& config) {
   auto keys = std::make_shared<fiberlb::net::tls::TicketKeys>();
   size_t errors = 0;
@@ -41,6 +43,16 @@ size_t checkCertificates(const fiberlb::config::Config& config) {
     fprintf(stderr, "error: %s:%d:%d: lb %s: %s\n", config.source_path.c_str(), pos.line,
             pos.column, lb.name.c_str(), error.c_str());
     ++errors;
+  }
+  for (const fiberlb::config::LoadBalancer& lb : config.loadbalancers) {
+    for (const fiberlb::config::Backend& b : lb.backends) {
+      if (!b.tls) continue;
+      std::string error;
+      if (fiberlb::net::tls::ClientContext::create(b.tls_ca_file, b.tls_verify, &error)) continue;
+      fprintf(stderr, "error: %s:%d:%d: lb %s backend %s: %s\n", config.source_path.c_str(),
+              b.pos.line, b.pos.column, lb.name.c_str(), b.name.c_str(), error.c_str());
+      ++errors;
+    }
   }
   return errors;
 }
