@@ -54,6 +54,7 @@ void StreamWriter::addCopy(const char* data, size_t len) {
 
 bool StreamWriter::flush() {
   if (tls_ != nullptr) {
+    if (!held_.empty() && tls_->handshakeDone()) return tlsReady();
     const bool ok = encryptBatch() && sendCiphertext();
     scratch_used_ = 0;  // after encryptBatch: the batch may point into scratch_
     return ok;

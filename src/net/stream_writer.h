@@ -62,7 +62,7 @@ class StreamWriter {
   // Bytes accepted but not yet handed to the kernel (0 once the stream failed: they never
   // will be, and nobody should wait for them).
   size_t pending() const {
-    return write_failed_ ? 0 : inflight_.size() + queued_.size() + batched_bytes_;
+    return write_failed_ ? 0 : inflight_.size() + queued_.size() + batched_bytes_ + held_.size();
   }
   bool failed() const { return write_failed_; }
   // Half-close (FIN) once everything accepted so far has been written. With TLS, a
@@ -71,7 +71,9 @@ class StreamWriter {
   // TLS: queues close_notify after everything accepted so far (nothing may be added after
   // it); a plain stream needs nothing. For a connection about to close.
   bool closeNotify();
-  bool congested() const { return !inflight_.empty(); }
+  // Bytes wait for the stream (a write in flight, a connect, a TLS handshake): the producer
+  // should stop until the drained callback (or, for a handshake, the connect) says so.
+  bool congested() const { return !inflight_.empty() || !held_.empty(); }
   // True once any byte has been handed to the kernel (retries need to know). With TLS: any
   // byte of what was added (handshake records do not count).
   bool wroteAny() const { return tls_ != nullptr ? encrypted_any_ : wrote_any_; }

@@ -83,7 +83,11 @@ void UpstreamConn::handshakeDone() {
     tlsFailed(UV_EPIPE);
     return;
   }
-  if (owner_ != nullptr) owner_->onUpstreamConnected(this, 0);
+  if (owner_ == nullptr) return;
+  owner_->onUpstreamConnected(this, 0);
+  // What was held went straight to the kernel: no write will complete to say that the
+  // back-pressure of the handshake is over, so say it now.
+  if (!closing_ && owner_ != nullptr && !writer.congested()) owner_->onUpstreamDrained(this, 0);
 }
 
 // A failed handshake (the certificate did not verify, no common protocol) is a failed
