@@ -11,7 +11,7 @@
 #   FIBERLB_BIN=build/h-bench/src/fiberlb bench/run.sh   # use this binary, do not build
 #
 # Environment (defaults): DURATION=10 (s per run) ROUNDS=3 WARMUP=1 (s, not measured)
-#   CONNECTIONS=50 THREADS=1 TARGETS="direct fiberlb haproxy nginx" SCENARIOS="keepalive newconn"
+#   CONNECTIONS=50 THREADS=1 TARGETS="direct fiberlb haproxy nginx" SCENARIOS="keepalive newconn tls_keepalive tls_newconn"
 #   BASE_PORT=18800 STARTUP_TIMEOUT=15 IDLE_CONNS=10000 LARGE_CONNECTIONS=10
 #   FIBERLB_BIN (skip the build) SKIP_BUILD=1 (use build/release as is) NO_INSTALL=1
 #   FIBERLB_ARGS (extra command-line words) FIBERLB_LOG_LEVEL=info
@@ -27,7 +27,7 @@ WARMUP=${WARMUP:-1}
 CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-1}
 TARGETS=${TARGETS:-direct fiberlb haproxy nginx}
-SCENARIOS=${SCENARIOS:-keepalive newconn}
+SCENARIOS=${SCENARIOS:-keepalive newconn tls_keepalive tls_newconn}
 BASE_PORT=${BASE_PORT:-18800}
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-15}
 IDLE_CONNS=${IDLE_CONNS:-10000}
