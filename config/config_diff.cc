@@ -37,6 +37,15 @@ bool sameHealthCheck(const HealthCheck& a, const HealthCheck& b) {
                   b.unhealthy_threshold, b.slow_start_sec, b.configured);
 }
 
+bool sameSni(const std::vector<SniCert>& a, const std::vector<SniCert>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tie(a[i].server_name, a[i].cert_file, a[i].key_file) !=
+        std::tie(b[i].server_name, b[i].cert_file, b[i].key_file))
+      return false;
+  return true;
+}
+
 // The LB's own settings, backends aside.
 bool sameLbSettings(const LoadBalancer& a, const LoadBalancer& b) {
   const CircuitBreaker &ca = a.circuit_breaker, &cb = b.circuit_breaker;
@@ -48,7 +57,7 @@ bool sameLbSettings(const LoadBalancer& a, const LoadBalancer& b) {
                                                  b.session_persistence, b.tls_termination,
                                                  b.udp_session_idle_sec, b.tls.cert_file,
                                                  b.tls.key_file, b.tls.min_version) &&
-         sameHealthCheck(a.healthcheck, b.healthcheck) &&
+         sameSni(a.tls.sni, b.tls.sni) && sameHealthCheck(a.healthcheck, b.healthcheck) &&
          std::tie(ca.failure_threshold, ca.recovery_timeout_sec, ca.half_open_max_requests,
                   ca.max_connections, ca.max_pending_requests) ==
              std::tie(cb.failure_threshold, cb.recovery_timeout_sec, cb.half_open_max_requests,

@@ -61,5 +61,44 @@ TEST(ConfigTlsPaths, StringsStayRelativeToTheWorkingDirectory) {
   EXPECT_EQ(r.config.loadbalancers.at(0).tls.sni.at(0).key_file, "a.key");
 }
 
+constexpr const char* kTlsBackend = R"([[standalone.loadbalancers]]
+name = "web"
+port = 8080
+[[standalone.loadbalancers.backends]]
+name = "b1"
+port = 9443
+tls = true
+tls_ca_file = "ca/backends.pem"
+tls_server_name = "b1.internal"
+tls_verify = false
+)";
+
+TEST(ConfigTlsPaths, BackendTlsKeysAndACaFileRelativeToTheConfigFile) {
+  const fs::path dir = fs::temp_directory_path() / ("fiberlb-tls-ca-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const fs::path file = dir / "fiberlb.toml";
+  std::ofstream(file) << kTlsBackend;
+  LoadResult r = loadFile(file.string());
+  fs::remove_all(dir);
+  ASSERT_TRUE(r.ok()) << dump(r.errors);
+  EXPECT_TRUE(r.warnings.empty()) << dump(r.warnings);
+  const Backend& b = r.config.loadbalancers.at(0).backends.at(0);
+  EXPECT_TRUE(b.tls);
+  EXPECT_EQ(b.tls_ca_file, (dir / "ca" / "backends.pem").string());
+  EXPECT_EQ(b.tls_server_name, "b1.internal");
+  EXPECT_FALSE(b.tls_verify);
+}
+
+TEST(ConfigTlsPaths, BackendTlsDefaultsVerifyWithTheSystemStore) {
+  LoadResult r = testing::load(
+      "[[standalone.loadbalancers]]\nname = \"web\"\nport = 8080\n"
+      "[[standalone.loadbalancers.backends]]\nname = \"b1\"\nport = 9443\ntls = true\n");
+  ASSERT_TRUE(r.ok()) << dump(r.errors);
+  const Backend& b = r.config.loadbalancers.at(0).backends.at(0);
+  EXPECT_TRUE(b.tls_verify);
+  EXPECT_EQ(b.tls_ca_file, "");
+  EXPECT_EQ(b.tls_server_name, "");
+}
+
 }  // namespace
 }  // namespace fiberlb::config
