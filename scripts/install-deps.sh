@@ -6,7 +6,8 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libuv1-dev node-llhttp libssl-dev libxxhash-dev
             libtomlplusplus-dev nlohmann-json3-dev libcli11-dev)
-test_pkgs=(googletest libgtest-dev libgmock-dev libbenchmark-dev curl wrk python3 prometheus)
+test_pkgs=(googletest libgtest-dev libgmock-dev libbenchmark-dev curl wrk python3 prometheus
+           testssl.sh)
 bench_pkgs=(haproxy nginx-light wrk libbenchmark-dev gnuplot-nox python3 openssl procps)
 
 want=()
