@@ -3,6 +3,10 @@
 // (HttpSession for L7, TcpSession for L4): timeouts, drain on shutdown or LB removal, and
 // resuming TLS input that had to wait for room (BufferedInput).
 
+#include <uv.h>
+
+#include <cstddef>
+
 #include "src/proxy/buffered_input.h"
 
 namespace fiberlb::proxy {
@@ -29,6 +33,12 @@ class ClientSession : public BufferedInput {
   ClientSession* next = nullptr;
 
  protected:
+  // The start every accept() shares: takes the pending connection of `server` into `tcp`
+  // (initialised here on `loop`), sets TCP_NODELAY and writes the peer's IP into `ip`. False
+  // when accepting failed: the caller then closes `tcp`.
+  static bool acceptOn(uv_loop_t* loop, uv_stream_t* server, uv_tcp_t* tcp, char* ip,
+                       size_t ip_size);
+
   LbRuntime* lb_;
 };
 

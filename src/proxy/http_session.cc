@@ -44,16 +44,10 @@ HttpSession::HttpSession(Worker* worker, LbRuntime* lb)
 
 HttpSession* HttpSession::accept(Worker* worker, LbRuntime* lb, uv_stream_t* server) {
   auto* s = new HttpSession(worker, lb);
-  uv_tcp_init(worker->loop(), &s->tcp_);
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&s->tcp_)) != 0) {
+  if (!acceptOn(worker->loop(), server, &s->tcp_, s->client_ip_, sizeof s->client_ip_)) {
     uv_close(reinterpret_cast<uv_handle_t*>(&s->tcp_), &HttpSession::onClose);
     return nullptr;
   }
-  uv_tcp_nodelay(&s->tcp_, 1);
-  sockaddr_storage peer{};
-  int len = sizeof peer;
-  if (uv_tcp_getpeername(&s->tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0)
-    net::formatIp(reinterpret_cast<sockaddr*>(&peer), s->client_ip_, sizeof s->client_ip_);
   s->out_.attach(reinterpret_cast<uv_stream_t*>(&s->tcp_));
   s->shard_->downstream_connections.fetch_add(1, std::memory_order_relaxed);
   ++lb->sessions;

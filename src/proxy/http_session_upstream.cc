@@ -2,28 +2,13 @@
 // connection, retries, parsing and relaying the response, upgrades.
 
 #include "src/http/error_response.h"
+#include "src/proxy/connect_failure.h"
 #include "src/proxy/http_session.h"
 #include "src/proxy/lb_runtime.h"
 #include "src/proxy/worker.h"
 #include "src/util/log.h"
 
 namespace fiberlb::proxy {
-
-namespace {
-
-// Why a connect failed, in the breaker's terms.
-lb::FailureInfo connectFailure(int status) {
-  switch (status) {
-    case UV_ECONNREFUSED:
-      return {lb::FailureCause::Refused, 0};
-    case UV_ETIMEDOUT:
-      return {lb::FailureCause::ConnectTimeout, 0};
-    default:
-      return {lb::FailureCause::ConnectFailed, 0};
-  }
-}
-
-}  // namespace
 
 void HttpSession::startAttempt() {
   // Backends passed over without an attempt (circuit not admitting, connection limit) go to

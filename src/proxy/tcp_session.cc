@@ -1,26 +1,12 @@
 #include "src/proxy/tcp_session.h"
 
+#include "src/proxy/connect_failure.h"
 #include "src/proxy/lb_runtime.h"
 #include "src/proxy/tls_accounting.h"
 #include "src/proxy/worker.h"
 #include "src/util/log.h"
 
 namespace fiberlb::proxy {
-namespace {
-
-lb::FailureInfo connectFailure(int status) {
-  switch (status) {
-    case UV_ECONNREFUSED:
-      return {lb::FailureCause::Refused, 0};
-    case UV_ETIMEDOUT:
-      return {lb::FailureCause::ConnectTimeout, 0};
-    default:
-      return {lb::FailureCause::ConnectFailed, 0};
-  }
-}
-
-}  // namespace
-
 TcpSession::TcpSession(Worker* worker, LbRuntime* lb)
     : ClientSession(lb),
       worker_(worker),
@@ -39,16 +25,10 @@ TcpSession::TcpSession(Worker* worker, LbRuntime* lb)
 
 TcpSession* TcpSession::accept(Worker* worker, LbRuntime* lb, uv_stream_t* server) {
   auto* s = new TcpSession(worker, lb);
-  uv_tcp_init(worker->loop(), &s->tcp_);
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&s->tcp_)) != 0) {
+  if (!acceptOn(worker->loop(), server, &s->tcp_, s->client_ip_, sizeof s->client_ip_)) {
     uv_close(reinterpret_cast<uv_handle_t*>(&s->tcp_), &TcpSession::onClose);
     return nullptr;
   }
-  uv_tcp_nodelay(&s->tcp_, 1);
-  sockaddr_storage peer{};
-  int len = sizeof peer;
-  if (uv_tcp_getpeername(&s->tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0)
-    net::formatIp(reinterpret_cast<sockaddr*>(&peer), s->client_ip_, sizeof s->client_ip_);
   s->out_.attach(reinterpret_cast<uv_stream_t*>(&s->tcp_));
   s->shard_->downstream_connections.fetch_add(1, std::memory_order_relaxed);
   ++lb->sessions;
