@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "config/value_syntax.h"
 #include "lb/snapshot_builder.h"
 #include "src/util/log.h"
 #include "src/util/wall_clock.h"
@@ -27,6 +28,7 @@ struct HealthMonitor::Target {
   lb::BackendState::Ptr state;
   std::string lb_name;
   ProbeSpec spec;
+  std::string tls_error;  // non-empty: http checks fail with it (the CA file did not load)
   Probe probe;
   RiseFall rise_fall{1, 1};
   uv_timer_t timer{};
@@ -53,10 +55,17 @@ void HealthMonitor::sync(const lb::ClusterSnapshot& snap,
   if (stopped_) return;  // shutting down: no new checks
   for (auto& [state, target] : targets_)
     target->seen = false;
+  // Another config: its CA files are read afresh (weak: an expired one never equals a live
+  // one, so a new config at the old one's address is still seen as new).
+  if (tls_contexts_config_.lock() != snap.config || snap.config == nullptr) {
+    tls_contexts_.clear();
+    tls_contexts_config_ = snap.config;
+  }
 
   for (const lb::LbSnapshot& ls : snap.lbs) {
     const bool checked = lb::hasActiveChecks(*ls.config);
-    for (const lb::BackendState::Ptr& state : ls.backends) {
+    for (size_t i = 0; i < ls.backends.size(); ++i) {
+      const lb::BackendState::Ptr& state = ls.backends[i];
       auto it = targets_.find(state.get());
       if (!checked) {
         if (it == targets_.end()) state->health.health = lb::Health::Unknown;
@@ -66,7 +75,10 @@ void HealthMonitor::sync(const lb::ClusterSnapshot& snap,
       t->seen = true;
       static const net::SocketAddress kUnresolved;
       const uint32_t slot = state->slot();
-      configure(*t, *ls.config, slot < addresses.size() ? addresses[slot] : kUnresolved);
+      // LbSnapshot::backends follows the config's order.
+      const config::Backend* backend =
+          i < ls.config->backends.size() ? &ls.config->backends[i] : nullptr;
+      configure(*t, *ls.config, backend, slot < addresses.size() ? addresses[slot] : kUnresolved);
     }
   }
 
@@ -94,7 +106,7 @@ HealthMonitor::Target* HealthMonitor::addTarget(const lb::BackendState::Ptr& sta
 
 // Applies the LB's check settings to `t`, (re)starting its timer when the interval changed.
 void HealthMonitor::configure(Target& t, const config::LoadBalancer& lb,
-                              const net::SocketAddress& address) {
+                              const config::Backend* backend, const net::SocketAddress& address) {
   const config::HealthCheck& hc = lb.healthcheck;
   t.spec.type = hc.type;
   t.spec.address = address;
@@ -102,6 +114,7 @@ void HealthMonitor::configure(Target& t, const config::LoadBalancer& lb,
   t.spec.host = hc.host;
   t.spec.expected_status = hc.expected_status;
   t.spec.timeout_ms = effectiveTimeoutMs(hc);
+  configureTls(t, lb, backend);
   t.rise_fall.setThresholds(hc.healthy_threshold, hc.unhealthy_threshold);
 
   const auto interval = std::max<uint64_t>(1, static_cast<uint64_t>(hc.interval_sec * 1000));
@@ -113,6 +126,36 @@ void HealthMonitor::configure(Target& t, const config::LoadBalancer& lb,
   const uint64_t first = rng_state_ % std::min(interval, kMaxFirstDelayMs);
   // A check in flight schedules the next one (at the new interval) when it completes.
   if (!t.probe.running()) uv_timer_start(&t.timer, &HealthMonitor::onTimer, first, 0);
+}
+
+// The TLS half of a check's settings: for an http check of a backend with `tls = true`, the
+// shared client context and the peer names, the same as the data path's
+// (net::tls::backendPeer). A tcp check stays a plain
+// connect even on a TLS backend (see ProbeSpec::tls), so it needs none of this.
+void HealthMonitor::configureTls(Target& t, const config::LoadBalancer& lb,
+                                 const config::Backend* backend) {
+  t.spec.tls = nullptr;
+  t.spec.tls_peer = {};
+  t.tls_error.clear();
+  if (backend == nullptr || !backend->tls || lb.healthcheck.type != config::HealthCheckType::Http)
+    return;
+  const TlsContext& tls = tlsContext(backend->tls_ca_file, backend->tls_verify);
+  if (tls.context == nullptr) {
+    t.tls_error = tls.error;
+    FLB_LOG(Warn, "health checks lb=%s backend=%s cannot use TLS: %s", t.lb_name.c_str(),
+            t.state->name().c_str(), tls.error.c_str());
+    return;
+  }
+  t.spec.tls = tls.context;
+  t.spec.tls_peer = net::tls::backendPeer(*backend);
+}
+
+const HealthMonitor::TlsContext& HealthMonitor::tlsContext(const std::string& ca_file,
+                                                           bool verify) {
+  auto [it, inserted] = tls_contexts_.try_emplace({ca_file, verify});
+  if (inserted)
+    it->second.context = net::tls::ClientContext::create(ca_file, verify, &it->second.error);
+  return it->second;
 }
 
 void HealthMonitor::removeTarget(Target* t) {
@@ -158,6 +201,13 @@ void HealthMonitor::runCheck(Target& t) {
     unresolved.outcome = ProbeOutcome::ConnectError;
     unresolved.detail = "address " + t.state->address() + " did not resolve";
     onResult(t, unresolved);
+    return;
+  }
+  if (!t.tls_error.empty()) {
+    ProbeResult no_tls;
+    no_tls.outcome = ProbeOutcome::ConnectError;
+    no_tls.detail = t.tls_error;
+    onResult(t, no_tls);
     return;
   }
   Target* target = &t;

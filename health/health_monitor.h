@@ -8,8 +8,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -18,6 +21,7 @@
 #include "lb/backend_state.h"
 #include "lb/cluster_snapshot.h"
 #include "src/net/address.h"
+#include "src/net/tls/client_context.h"
 
 namespace fiberlb::health {
 
@@ -38,6 +42,9 @@ class HealthMonitor {
   // stop, and changed check settings apply without losing a backend's health or streak.
   // `addresses` is indexed by BackendState::slot(). A backend whose LB has no active checks
   // any more goes back to Unknown health (it would otherwise stay stuck at its last verdict).
+  // Http checks of a backend with `tls = true` speak TLS with its tls_verify, tls_ca_file and
+  // tls_server_name, like the data path; a CA file that does not load fails them (its error
+  // is the detail) until a config whose CA file loads arrives.
   void sync(const lb::ClusterSnapshot& snap, const std::vector<net::SocketAddress>& addresses);
 
   // Whether every checked backend has had its first verdict or first failed check — what
@@ -55,8 +62,17 @@ class HealthMonitor {
  private:
   struct Target;
 
+  // A client context for TLS checks, or why there is none.
+  struct TlsContext {
+    std::shared_ptr<net::tls::ClientContext> context;
+    std::string error;
+  };
+
   Target* addTarget(const lb::BackendState::Ptr& state);
-  void configure(Target& t, const config::LoadBalancer& lb, const net::SocketAddress& address);
+  void configure(Target& t, const config::LoadBalancer& lb, const config::Backend* backend,
+                 const net::SocketAddress& address);
+  void configureTls(Target& t, const config::LoadBalancer& lb, const config::Backend* backend);
+  const TlsContext& tlsContext(const std::string& ca_file, bool verify);
   void removeTarget(Target* t);
   static void onTimer(uv_timer_t* timer);
   void runCheck(Target& t);
@@ -66,6 +82,11 @@ class HealthMonitor {
   uv_loop_t* loop_;
   ChangeCallback on_change_;
   std::unordered_map<const lb::BackendState*, Target*> targets_;
+  // Client contexts of TLS checks by (CA file, verify): CA files are read once per config,
+  // not once per check, and every backend with the same settings shares one context. Emptied
+  // when sync() brings another config, so that a reload re-reads the CA files.
+  std::map<std::pair<std::string, bool>, TlsContext> tls_contexts_;
+  std::weak_ptr<const config::Config> tls_contexts_config_;
   uint64_t rng_state_;
   bool stopped_ = false;
 };

@@ -2,12 +2,27 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <utility>
 
 namespace fiberlb::health {
 namespace {
+
+using TlsStatus = net::tls::TlsChannel::Status;
+
+// Socket reads of a TLS check land here before going into the TlsChannel. The server's first
+// flight (certificate chain included) is a few KiB; larger ones just take several reads.
+constexpr size_t kCiphertextBufferSize = 16 * 1024;
+
+// A TLS record on its way to the socket. Owned by its write request: the write callback
+// frees it, even after the attempt is gone (closing the socket cancels pending writes, whose
+// callbacks then run before the close callback).
+struct CiphertextWrite {
+  uv_write_t req;
+  std::string data;
+};
 
 // "HTTP/1.x SSS" and the space or CR after it: '#' is a digit, '_' a space or CR. These 13
 // bytes decide the status; the reason phrase and the rest of the response are never needed.
@@ -73,6 +88,11 @@ class ProbeAttempt {
   void sendRequest();
   void onStatusBytes();
   void onReadEnd(ssize_t error);
+  // TLS (spec_.tls set, Http checks only).
+  void startTls();
+  void pumpTls();
+  bool flushTls();
+  void onTlsReadEnd(ssize_t error);
   void onTimeout();
   void finish(ProbeResult result);
   void finishSoon(ProbeResult result);
@@ -87,9 +107,11 @@ class ProbeAttempt {
   uv_timer_t timer_;
   uv_connect_t connect_req_;
   uv_write_t write_req_;
-  std::string request_;  // must outlive the write
-  std::array<char, 64> buf_;
+  std::string request_;       // must outlive the write
+  std::array<char, 64> buf_;  // the start of the response (plaintext): its status line
   size_t used_ = 0;
+  std::unique_ptr<net::tls::TlsChannel> tls_;  // from the connect on, for a TLS check
+  std::unique_ptr<char[]> ciphertext_;         // kCiphertextBufferSize, for a TLS check
   uint64_t started_ms_ = 0;
   bool connected_ = false;
   bool finished_ = false;
@@ -131,13 +153,16 @@ void ProbeAttempt::onConnect(uv_connect_t* req, int status) {
   self->onConnected();
 }
 
-// Anything but Http (None should never reach a Probe) is judged by the connect alone.
+// Anything but Http (None should never reach a Probe) is judged by the connect alone, on a
+// TLS backend too: a tcp check never starts a handshake (see ProbeSpec::tls).
 void ProbeAttempt::onConnected() {
   connected_ = true;
-  if (spec_.type == config::HealthCheckType::Http) {
-    sendRequest();
-  } else {
+  if (spec_.type != config::HealthCheckType::Http) {
     finish(makeResult(ProbeOutcome::Passed, ""));
+  } else if (spec_.tls != nullptr) {
+    startTls();
+  } else {
+    sendRequest();
   }
 }
 
@@ -159,20 +184,127 @@ void ProbeAttempt::sendRequest() {
 
 void ProbeAttempt::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<ProbeAttempt*>(handle->data);
+  if (self->tls_ != nullptr) {
+    *buf = uv_buf_init(self->ciphertext_.get(), kCiphertextBufferSize);
+    return;
+  }
   // Never full in practice: the status is decided after 13 bytes.
   buf->base = self->buf_.data() + self->used_;
   buf->len = self->buf_.size() - self->used_;
 }
 
-void ProbeAttempt::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+void ProbeAttempt::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<ProbeAttempt*>(stream->data);
   if (self->finished_ || nread == 0) return;
   if (nread < 0) {
-    self->onReadEnd(nread);
+    if (self->tls_ != nullptr) {
+      self->onTlsReadEnd(nread);
+    } else {
+      self->onReadEnd(nread);
+    }
+    return;
+  }
+  if (self->tls_ != nullptr) {
+    self->tls_->feed(buf->base, static_cast<size_t>(nread));
+    self->pumpTls();
     return;
   }
   self->used_ += static_cast<size_t>(nread);
   self->onStatusBytes();
+}
+
+// The handshake starts at once (the ClientHello); the request goes out with the client's
+// Finished, once the server's certificate has been verified (pumpTls).
+void ProbeAttempt::startTls() {
+  tls_ = std::make_unique<net::tls::TlsChannel>(spec_.tls->get(), spec_.tls_peer);
+  if (!tls_->error().empty()) {  // out of memory, or a name OpenSSL refuses
+    finish(makeResult(ProbeOutcome::ConnectError, "TLS handshake failed: " + tls_->error()));
+    return;
+  }
+  ciphertext_ = std::make_unique<char[]>(kCiphertextBufferSize);
+  int rc = uv_read_start(stream(), &ProbeAttempt::onAlloc, &ProbeAttempt::onRead);
+  if (rc < 0) {
+    finish(makeResult(ProbeOutcome::ConnectError,
+                      std::string("cannot read from the backend: ") + uv_strerror(rc)));
+    return;
+  }
+  pumpTls();
+}
+
+// Advances the handshake with what was fed, sends what TLS has to send, and hands the
+// plaintext (the start of the response) to the status-line parser, until TLS needs more
+// bytes from the socket or there is a verdict.
+void ProbeAttempt::pumpTls() {
+  while (!finished_) {
+    const bool was_done = tls_->handshakeDone();
+    size_t n = 0;
+    // Never asks for 0 bytes: the status line is decided within 13 of the 64.
+    const TlsStatus status = tls_->read(buf_.data() + used_, buf_.size() - used_, &n);
+    if (!was_done && tls_->handshakeDone()) {
+      request_ = buildRequest(spec_);
+      if (!tls_->write(request_.data(), request_.size())) {
+        finish(makeResult(ProbeOutcome::ConnectError,
+                          "cannot send the request over TLS: " + tls_->error()));
+        return;
+      }
+    }
+    // Also on Error: the alert telling the server why (e.g. its certificate did not verify)
+    // is queued before the socket closes, which usually lets it out.
+    if (!flushTls()) return;
+    switch (status) {
+      case TlsStatus::Ok:
+        used_ += n;
+        onStatusBytes();  // a verdict, or wait for the rest of the status line
+        break;
+      case TlsStatus::WantMore:
+        return;
+      case TlsStatus::Closed:  // close_notify before a complete status line
+        onReadEnd(UV_EOF);
+        return;
+      case TlsStatus::Error:
+        finish(makeResult(
+            ProbeOutcome::ConnectError,
+            (tls_->handshakeDone() ? "TLS error: " : "TLS handshake failed: ") + tls_->error()));
+        return;
+    }
+  }
+}
+
+// Writes the pending ciphertext. As for a plain check, a failed write is no verdict by
+// itself: the read side reports the broken connection (or the timeout does). False (with a
+// verdict) only when the write cannot even be queued.
+bool ProbeAttempt::flushTls() {
+  if (!tls_->hasOutput()) return true;
+  auto* write = new CiphertextWrite;
+  write->req.data = write;
+  tls_->takeOutput(&write->data);
+  uv_buf_t out = uv_buf_init(write->data.data(), static_cast<unsigned>(write->data.size()));
+  int rc = uv_write(&write->req, stream(), &out, 1,
+                    [](uv_write_t* req, int) { delete static_cast<CiphertextWrite*>(req->data); });
+  if (rc < 0) {
+    delete write;
+    finish(makeResult(ProbeOutcome::ConnectError,
+                      std::string("cannot send to the backend: ") + uv_strerror(rc)));
+    return false;
+  }
+  return true;
+}
+
+// The socket's end. Every byte read so far went through pumpTls, so after the handshake this
+// is the plain case; during it, the backend gave up on TLS (or never spoke it).
+void ProbeAttempt::onTlsReadEnd(ssize_t error) {
+  if (tls_->handshakeDone()) {
+    onReadEnd(error);
+  } else if (error == UV_EOF) {
+    finish(makeResult(ProbeOutcome::ConnectError,
+                      "TLS handshake failed: connection closed by the backend"));
+  } else if (error == UV_ECONNRESET) {
+    finish(makeResult(ProbeOutcome::ConnectError,
+                      "TLS handshake failed: connection reset by the backend"));
+  } else {
+    finish(makeResult(ProbeOutcome::ConnectError, std::string("TLS handshake failed: ") +
+                                                      uv_strerror(static_cast<int>(error))));
+  }
 }
 
 void ProbeAttempt::onStatusBytes() {
@@ -215,8 +347,15 @@ void ProbeAttempt::onTimer(uv_timer_t* timer) {
 
 void ProbeAttempt::onTimeout() {
   std::string limit = std::to_string(spec_.timeout_ms) + " ms";
-  finish(makeResult(ProbeOutcome::Timeout, connected_ ? "no response within " + limit
-                                                      : "connect timed out after " + limit));
+  std::string detail;
+  if (!connected_) {
+    detail = "connect timed out after " + limit;
+  } else if (tls_ != nullptr && !tls_->handshakeDone()) {
+    detail = "TLS handshake timed out after " + limit;
+  } else {
+    detail = "no response within " + limit;
+  }
+  finish(makeResult(ProbeOutcome::Timeout, std::move(detail)));
 }
 
 // The callback must not run inside start(): the caller may not expect re-entry. The timer,

@@ -282,10 +282,7 @@ bool ControlLoop::backendTls(const config::Config& cfg, const lb::ClusterSnapsho
       }
       proxy::BackendTls& tls = (*out)[lb.backends[i]->slot()];
       tls.context = context;
-      // SNI carries host names only; an IP address is still checked against IP SANs.
-      const std::string& name = b.tls_server_name.empty() ? b.address : b.tls_server_name;
-      tls.peer.server_name = config::isIpLiteral(name) ? "" : name;
-      tls.peer.verify_name = b.tls_verify ? name : "";
+      tls.peer = net::tls::backendPeer(b);
     }
   }
   return true;

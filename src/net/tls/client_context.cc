@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "config/value_syntax.h"
 #include "src/net/tls/profile.h"
 
 namespace fiberlb::net::tls {
@@ -57,6 +58,15 @@ std::shared_ptr<ClientContext> ClientContext::create(const std::string& ca_file,
     return nullptr;
   }
   return self;
+}
+
+TlsChannel::Peer backendPeer(const config::Backend& backend) {
+  const std::string& name =
+      backend.tls_server_name.empty() ? backend.address : backend.tls_server_name;
+  TlsChannel::Peer peer;
+  peer.server_name = config::isIpLiteral(name) ? "" : name;
+  peer.verify_name = backend.tls_verify ? name : "";
+  return peer;
 }
 
 }  // namespace fiberlb::net::tls

@@ -11,6 +11,9 @@
 #include <memory>
 #include <string>
 
+#include "config/config.h"
+#include "src/net/tls/tls_channel.h"
+
 namespace fiberlb::net::tls {
 
 class ClientContext {
@@ -32,5 +35,10 @@ class ClientContext {
   SSL_CTX* ctx_;
   bool verify_;
 };
+
+// Who a backend with `tls = true` is, for its TLS connections and its health checks alike: the
+// name is tls_server_name, else the address; it is sent as SNI only when it is a host name,
+// and checked against the certificate (DNS or IP SANs) only with tls_verify.
+TlsChannel::Peer backendPeer(const config::Backend& backend);
 
 }  // namespace fiberlb::net::tls
