@@ -148,6 +148,9 @@ void HealthMonitor::configureTls(Target& t, const config::LoadBalancer& lb,
   }
   t.spec.tls = tls.context;
   t.spec.tls_peer = net::tls::backendPeer(*backend);
+  // A backend named for TLS expects that name in Host too (a virtual host may answer 421
+  // to an address); healthcheck.host still wins when set.
+  if (t.spec.host.empty()) t.spec.host = t.spec.tls_peer.server_name;
 }
 
 const HealthMonitor::TlsContext& HealthMonitor::tlsContext(const std::string& ca_file,

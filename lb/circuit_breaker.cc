@@ -29,6 +29,8 @@ std::string describe(FailureInfo failure) {
       return "no failure";
     case FailureCause::ConnectFailed:
       return "connect failed";
+    case FailureCause::TlsHandshake:
+      return "TLS handshake failed";
     case FailureCause::ConnectTimeout:
       return "connect timed out";
     case FailureCause::Refused:

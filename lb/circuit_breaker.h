@@ -31,6 +31,7 @@ enum class FailureCause : uint8_t {
   Timeout,         // upstream_response_ms elapsed
   BadResponse,     // not valid HTTP
   Status5xx,       // a 5xx response (the status is kept alongside)
+  TlsHandshake,    // tls = true: the backend's TLS handshake failed (e.g. its certificate)
 };
 
 // One failure, packed so that it fits an atomic word.

@@ -13,6 +13,8 @@ inline lb::FailureInfo connectFailure(int uv_status) {
       return {lb::FailureCause::Refused, 0};
     case UV_ETIMEDOUT:
       return {lb::FailureCause::ConnectTimeout, 0};
+    case UV_EPROTO:  // UpstreamConn: the TLS handshake failed
+      return {lb::FailureCause::TlsHandshake, 0};
     default:
       return {lb::FailureCause::ConnectFailed, 0};
   }

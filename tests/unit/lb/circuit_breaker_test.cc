@@ -323,6 +323,7 @@ TEST(CircuitBreakerTest, DescribesEveryFailureCause) {
   EXPECT_EQ(describe({FailureCause::None, 0}), "no failure");
   EXPECT_EQ(describe({FailureCause::ConnectFailed, 0}), "connect failed");
   EXPECT_EQ(describe({FailureCause::ConnectTimeout, 0}), "connect timed out");
+  EXPECT_EQ(describe({FailureCause::TlsHandshake, 0}), "TLS handshake failed");
   EXPECT_EQ(describe(kReset), "connection reset before a complete response");
   EXPECT_EQ(describe({FailureCause::Timeout, 0}), "no response within upstream_response_ms");
   EXPECT_EQ(describe({FailureCause::BadResponse, 0}), "invalid HTTP response");
