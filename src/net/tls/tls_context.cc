@@ -167,8 +167,8 @@ bool TicketKeys::rotate() {
   return true;
 }
 
-int TicketKeys::handle(SSL*, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
-                       EVP_MAC_CTX* mac, int encrypt) {
+int TicketKeys::handle(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
+                       EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int encrypt) {
   Key key{};
   bool renew = false;
   {
@@ -182,7 +182,11 @@ int TicketKeys::handle(SSL*, unsigned char key_name[16], unsigned char* iv, EVP_
       });
       if (it == keys_.end()) return 0;  // expired or foreign: a full handshake follows
       key = *it;
-      renew = it != keys_.begin();
+      // TLS 1.3 clients use a ticket once (RFC 8446 §C.4; OpenSSL's client forgets a session
+      // it resumed), so a resumption must hand out a fresh ticket or the next connection is
+      // a full handshake. OpenSSL issues one only when asked to renew. TLS 1.2 tickets are
+      // reused as they are until their key ages.
+      renew = it != keys_.begin() || SSL_version(ssl) >= TLS1_3_VERSION;
     }
   }
   int result = renew ? 2 : 1;

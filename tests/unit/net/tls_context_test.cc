@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -483,6 +484,31 @@ TEST_P(TlsTickets, AKeyRotatedOutKeepTimesNoLongerResumes) {
               {.min_version = GetParam(), .max_version = GetParam(), .session = session.get()});
   ASSERT_TRUE(h.ok()) << h.serverError();
   EXPECT_FALSE(h.resumed());
+}
+
+// A TLS 1.3 client uses a ticket once (OpenSSL's forgets a session it resumed with, as wrk
+// shows): each resumption must come with a fresh ticket, or every other connection of such a
+// client is a full handshake.
+TEST(TlsTickets13, EveryResumptionHandsOutAFreshTicket) {
+  auto ctx = mustCreate(sniConfig());
+  SessionPtr session = firstSession(ctx->defaultContext(), TLS1_3_VERSION);
+  ASSERT_TRUE(session);
+  for (int i = 0; i < 3; ++i) {
+    Handshake h(
+        ctx->defaultContext(),
+        {.min_version = TLS1_3_VERSION, .max_version = TLS1_3_VERSION, .session = session.get()});
+    ASSERT_TRUE(h.ok()) << h.serverError();
+    EXPECT_TRUE(h.resumed()) << "resumption " << i;
+    SessionPtr next(h.session());
+    ASSERT_TRUE(next);
+    unsigned int old_len = 0;
+    unsigned int new_len = 0;
+    const unsigned char* old_id = SSL_SESSION_get_id(session.get(), &old_len);
+    const unsigned char* new_id = SSL_SESSION_get_id(next.get(), &new_len);
+    EXPECT_FALSE(old_len == new_len && std::memcmp(old_id, new_id, old_len) == 0)
+        << "resumption " << i << " kept the used ticket";
+    session = std::move(next);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, TlsTickets, ::testing::Values(TLS1_2_VERSION, TLS1_3_VERSION),
