@@ -38,6 +38,21 @@ struct alignas(64) LbStatsShard {
   std::atomic<uint64_t> l4_connections{0};
   std::atomic<uint64_t> l4_bytes_in{0};   // client -> backend
   std::atomic<uint64_t> l4_bytes_out{0};  // backend -> client
+  // UDP listeners (SPEC §6): datagrams and their bytes received from clients (dropped ones
+  // included) and relayed back to them, client sessions (a client address bound to a
+  // backend) opened and open now, and datagrams dropped, by reason: the worker's session
+  // table was full, no backend was eligible, every backend was at max_connections, or a
+  // socket error (no socket for a new session, a send the kernel refused).
+  std::atomic<uint64_t> udp_datagrams_in{0};
+  std::atomic<uint64_t> udp_datagrams_out{0};
+  std::atomic<uint64_t> udp_bytes_in{0};
+  std::atomic<uint64_t> udp_bytes_out{0};
+  std::atomic<uint64_t> udp_sessions_opened{0};
+  std::atomic<int64_t> udp_sessions{0};  // open now
+  std::atomic<uint64_t> udp_dropped_session_limit{0};
+  std::atomic<uint64_t> udp_dropped_no_backend{0};
+  std::atomic<uint64_t> udp_dropped_overloaded{0};
+  std::atomic<uint64_t> udp_dropped_error{0};
 };
 
 class LbStats {

@@ -20,7 +20,7 @@ struct Endpoint {
 
 // Per-pick input. Kept tiny and allocation-free: it is built on the request hot path.
 struct PickContext {
-  uint64_t hash = 0;  // hash-based policies (later issue)
+  uint64_t hash = 0;  // method = "hash": lb::hashKey() of the request's hash_key
   // Backends already tried for this request (retries): the picker skips them.
   const BackendState* const* tried = nullptr;
   size_t tried_count = 0;
@@ -47,8 +47,7 @@ class Policy {
   virtual std::unique_ptr<Picker> makePicker(std::span<const Endpoint> endpoints) const = 0;
 };
 
-// The registry: the shared Policy for a method name. Never null for a validated config
-// (methods without an implementation yet fall back to round-robin, with a warning at load).
+// The registry: the shared Policy for a method name. Never null for a validated config.
 const Policy& policyFor(config::Method method);
 
 }  // namespace fiberlb::lb

@@ -3,6 +3,8 @@
 
 #include "lb/picker.h"
 #include "lb/policies/least_conn.h"
+#include "lb/policies/maglev.h"
+#include "lb/policies/random_p2c.h"
 #include "lb/policies/round_robin.h"
 
 namespace fiberlb::lb {
@@ -12,15 +14,17 @@ const Policy& policyFor(config::Method method) {
   // threads; C++ guarantees thread-safe initialisation. Safe from any thread.
   static const RoundRobinPolicy round_robin;
   static const LeastConnPolicy least_conn;
+  static const MaglevPolicy maglev;
+  static const RandomP2CPolicy random_p2c;
   switch (method) {
     case config::Method::RoundRobin:
       return round_robin;
     case config::Method::LeastConn:
       return least_conn;
-    case config::Method::Hash:    // consistent hashing (xxHash) arrives in a later issue
-    case config::Method::Random:  // power-of-two-choices arrives in a later issue
-      // Until then both route like round-robin; the config loader warns about it.
-      return round_robin;
+    case config::Method::Hash:
+      return maglev;
+    case config::Method::Random:
+      return random_p2c;
   }
   return round_robin;  // unreachable for valid enum values
 }

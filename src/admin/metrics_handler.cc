@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <utility>
 
@@ -138,23 +139,76 @@ void writeTlsCounters(Exposition& m, const ClusterView& view) {
   });
 }
 
-// Only tcp LBs have samples.
-void writeL4Counters(Exposition& m, const ClusterView& view) {
-  const std::pair<const char*, CounterField> families[] = {
-      {"fiberlb_l4_connections_total", &lb::LbStatsShard::l4_connections},
-      {"fiberlb_l4_received_bytes_total", &lb::LbStatsShard::l4_bytes_in},
-      {"fiberlb_l4_sent_bytes_total", &lb::LbStatsShard::l4_bytes_out},
-  };
-  const char* help[] = {"TCP connections relayed to a backend.",
-                        "Bytes received from TCP clients and relayed to backends.",
-                        "Bytes received from backends and relayed to TCP clients."};
-  for (size_t i = 0; i < 3; ++i) {
-    m.family(families[i].first, "counter", help[i]);
+struct CounterFamily {
+  const char* name;
+  const char* help;
+  CounterField field;
+};
+
+// One {lb} counter per family, summed over the shards; only LBs of `protocol` have samples.
+void writeProtocolCounters(Exposition& m, const ClusterView& view, config::Protocol protocol,
+                           std::initializer_list<CounterFamily> families) {
+  for (const CounterFamily& f : families) {
+    m.family(f.name, "counter", f.help);
     forEachLbStats(view, [&](const LbView& lb, const lb::LbStats& stats) {
-      if (lb.config->protocol != config::Protocol::Tcp) return;
-      m.sample(families[i].first, {{"lb", lb.config->name}}, sumField(stats, families[i].second));
+      if (lb.config->protocol != protocol) return;
+      m.sample(f.name, {{"lb", lb.config->name}}, sumField(stats, f.field));
     });
   }
+}
+
+void writeL4Counters(Exposition& m, const ClusterView& view) {
+  writeProtocolCounters(
+      m, view, config::Protocol::Tcp,
+      {{"fiberlb_l4_connections_total", "TCP connections relayed to a backend.",
+        &lb::LbStatsShard::l4_connections},
+       {"fiberlb_l4_received_bytes_total",
+        "Bytes received from TCP clients and relayed to backends.", &lb::LbStatsShard::l4_bytes_in},
+       {"fiberlb_l4_sent_bytes_total", "Bytes received from backends and relayed to TCP clients.",
+        &lb::LbStatsShard::l4_bytes_out}});
+}
+
+// Only udp LBs have samples.
+void writeUdpCounters(Exposition& m, const ClusterView& view) {
+  writeProtocolCounters(
+      m, view, config::Protocol::Udp,
+      {{"fiberlb_udp_received_datagrams_total",
+        "Datagrams received from UDP clients (the dropped ones included).",
+        &lb::LbStatsShard::udp_datagrams_in},
+       {"fiberlb_udp_received_bytes_total", "Bytes of the datagrams received from UDP clients.",
+        &lb::LbStatsShard::udp_bytes_in},
+       {"fiberlb_udp_sent_datagrams_total", "Datagrams from backends relayed to UDP clients.",
+        &lb::LbStatsShard::udp_datagrams_out},
+       {"fiberlb_udp_sent_bytes_total", "Bytes of the datagrams relayed to UDP clients.",
+        &lb::LbStatsShard::udp_bytes_out},
+       {"fiberlb_udp_sessions_total",
+        "UDP sessions opened (a client address bound to a backend until it is idle for "
+        "udp_session_idle_sec).",
+        &lb::LbStatsShard::udp_sessions_opened}});
+  constexpr const char* kDropped = "fiberlb_udp_dropped_datagrams_total";
+  m.family(kDropped, "counter",
+           "Datagrams not relayed, by reason: session_limit (the worker's session table is "
+           "full), no_backend, overloaded (every backend at max_connections), error (a socket "
+           "error).");
+  const std::pair<const char*, CounterField> reasons[] = {
+      {"session_limit", &lb::LbStatsShard::udp_dropped_session_limit},
+      {"no_backend", &lb::LbStatsShard::udp_dropped_no_backend},
+      {"overloaded", &lb::LbStatsShard::udp_dropped_overloaded},
+      {"error", &lb::LbStatsShard::udp_dropped_error},
+  };
+  forEachLbStats(view, [&](const LbView& lb, const lb::LbStats& stats) {
+    if (lb.config->protocol != config::Protocol::Udp) return;
+    for (const auto& [reason, field] : reasons)
+      m.sample(kDropped, {{"lb", lb.config->name}, {"reason", reason}}, sumField(stats, field));
+  });
+  m.family("fiberlb_udp_sessions", "gauge", "Open UDP sessions.");
+  forEachLbStats(view, [&](const LbView& lb, const lb::LbStats& stats) {
+    if (lb.config->protocol != config::Protocol::Udp) return;
+    m.sample("fiberlb_udp_sessions", {{"lb", lb.config->name}},
+             sumShards(stats, [](const lb::LbStatsShard& s) -> const std::atomic<int64_t>& {
+               return s.udp_sessions;
+             }));
+  });
 }
 
 void writeLbCounters(Exposition& m, const ClusterView& view) {
@@ -175,6 +229,7 @@ void writeLbCounters(Exposition& m, const ClusterView& view) {
   });
   writeTlsCounters(m, view);
   writeL4Counters(m, view);
+  writeUdpCounters(m, view);
 }
 
 void writeBackendTraffic(Exposition& m, const ClusterView& view) {

@@ -288,17 +288,11 @@ bool ControlLoop::backendTls(const config::Config& cfg, const lb::ClusterSnapsho
   return true;
 }
 
-// Whether this build can serve `lb`. UDP LBs are skipped with a warning (they are parsed and
-// listed, and arrive with their own issue) and get no socket, since nothing would read it.
-bool ControlLoop::servable(const config::LoadBalancer& lb, std::string* error) {
+// Whether this build can serve `lb`: every protocol of SPEC §3 is served (http, tcp, and udp
+// by src/proxy/udp_proxy.h), so every LB gets its sockets. Kept as the one place to refuse
+// an LB that a validated config may describe but this build cannot serve.
+bool ControlLoop::servable(const config::LoadBalancer&, std::string* error) {
   error->clear();
-  if (lb.protocol == config::Protocol::Udp) {
-    FLB_LOG(Warn,
-            "lb=%s: protocol \"udp\" is not served by this build yet (only \"http\" and "
-            "\"tcp\"); no listener opened on %s:%d",
-            lb.name.c_str(), lb.vip.c_str(), lb.port);
-    return false;
-  }
   return true;
 }
 

@@ -111,6 +111,7 @@ void writeDownstreamResponse(const MessageHead& head, const ResponseRewrite& rw,
   }
   appendFraming(rw.framing, rw.content_length, out);
   appendJoined(head, HeaderKind::Via, "Via", kVia, out);
+  if (!rw.set_cookie.empty()) appendHeader(out, "Set-Cookie", rw.set_cookie);
   if (rw.upgrade) {
     appendUpgrade(head, out);
   } else if (rw.close) {

@@ -26,9 +26,10 @@ struct RequestRewrite {
 struct ResponseRewrite {
   BodyFraming framing = BodyFraming::None;  // how we frame the body towards the client
   uint64_t content_length = 0;
-  bool close = false;          // we close the client connection after this response
-  bool client_http10 = false;  // the client speaks HTTP/1.0 (keep-alive must be explicit)
-  bool upgrade = false;        // 101 Switching Protocols: relay Upgrade + Connection
+  bool close = false;           // we close the client connection after this response
+  bool client_http10 = false;   // the client speaks HTTP/1.0 (keep-alive must be explicit)
+  bool upgrade = false;         // 101 Switching Protocols: relay Upgrade + Connection
+  std::string_view set_cookie;  // non-empty: one more Set-Cookie (session persistence)
 };
 
 // Request head towards a backend (always HTTP/1.1).

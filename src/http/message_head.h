@@ -65,6 +65,23 @@ struct MessageHead {
       if (headers[i].kind == kind) return i;
     return -1;
   }
+  // First header named `lower_name` (given in lower case; names compare case-insensitively),
+  // or -1. For headers without a HeaderKind of their own; O(headers).
+  int findNamed(std::string_view lower_name) const {
+    for (int i = 0; i < header_count; ++i)
+      if (nameIs(i, lower_name)) return i;
+    return -1;
+  }
+  // Whether header `i` is named `lower_name` (lower case), ASCII case-insensitively.
+  bool nameIs(int i, std::string_view lower_name) const {
+    std::string_view n = name(i);
+    if (n.size() != lower_name.size()) return false;
+    for (size_t k = 0; k < n.size(); ++k) {
+      const char c = n[k] >= 'A' && n[k] <= 'Z' ? static_cast<char>(n[k] | 0x20) : n[k];
+      if (c != lower_name[k]) return false;
+    }
+    return true;
+  }
   void clear() {
     url = reason = Span{};
     method = status = 0;

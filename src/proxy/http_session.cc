@@ -6,6 +6,7 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 
+#include "lb/hash_key.h"
 #include "src/http/error_response.h"
 #include "src/proxy/lb_runtime.h"
 #include "src/proxy/worker.h"
@@ -49,6 +50,8 @@ HttpSession* HttpSession::accept(Worker* worker, LbRuntime* lb, uv_stream_t* ser
     return nullptr;
   }
   s->out_.attach(reinterpret_cast<uv_stream_t*>(&s->tcp_));
+  // Always (a few ns): a reload may turn source_ip persistence on for this connection.
+  s->client_hash_ = lb::hashKey(s->client_ip_);
   s->shard_->downstream_connections.fetch_add(1, std::memory_order_relaxed);
   ++lb->sessions;
   worker->sessionOpened(s);
@@ -262,6 +265,7 @@ bool HttpSession::onRequestHead(http::MessageHead& head) {
   rw.framing = request_framing_;
   rw.upgrade = request_parser_.upgrade();
   http::writeUpstreamRequest(head, rw, &request_head_);
+  readAffinity(head);
   startAttempt();
   return !closing_;
 }

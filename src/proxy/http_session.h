@@ -16,6 +16,7 @@
 #include "src/net/read_buffer.h"
 #include "src/net/stream_writer.h"
 #include "src/net/tls/tls_channel.h"
+#include "src/proxy/affinity.h"
 #include "src/proxy/client_session.h"
 #include "src/proxy/upstream_conn.h"
 
@@ -102,6 +103,7 @@ class HttpSession final : public ClientSession, public UpstreamOwner {
   enum class ConnectResult { Started, Failed, Overloaded };
   void startAttempt();
   lb::BackendState* pickBackend(bool use_standby);
+  void readAffinity(const http::MessageHead& head);
   bool reserveSlot(lb::BackendState* backend);
   void remember(const lb::BackendState* backend);
   void countBackendResponse(int status);
@@ -151,6 +153,12 @@ class HttpSession final : public ClientSession, public UpstreamOwner {
   std::string request_head_;             // forwarded head, kept for retries
   std::string response_head_;            // rewritten response head (capacity reused)
   std::string unsent_;                   // bytes of a failed connect, moved to the next attempt
+  // Affinity of the request (src/proxy/affinity.h).
+  uint64_t request_hash_ = 0;            // method = "hash"
+  uint64_t client_hash_ = 0;             // of client_ip_: session_persistence = "source_ip"
+  lb::BackendState* sticky_ = nullptr;   // the eligible backend its persistence cookie names
+  uint64_t cookie_id_ = 0;               // the persistence id the client sent (0: none)
+  char set_cookie_[kSetCookieMax] = {};  // a Set-Cookie value being sent
   static constexpr int kMaxTried = 8;
   const lb::BackendState* tried_[kMaxTried] = {};
   int tried_count_ = 0;

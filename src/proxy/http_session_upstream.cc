@@ -1,6 +1,7 @@
 // HttpSession, upstream side: picking a backend, connecting or reusing a pooled
 // connection, retries, parsing and relaying the response, upgrades.
 
+#include "src/http/cookie.h"
 #include "src/http/error_response.h"
 #include "src/proxy/connect_failure.h"
 #include "src/proxy/http_session.h"
@@ -71,10 +72,32 @@ lb::BackendState* HttpSession::pickBackend(bool use_standby) {
   lb::PickContext ctx;
   ctx.tried = tried_;
   ctx.tried_count = static_cast<size_t>(tried_count_);
-  lb::BackendState* backend = lb_->picker != nullptr ? lb_->picker->pick(ctx) : nullptr;
+  // The persistence cookie's backend, on the first attempt only: sticky_ comes from the
+  // snapshot current when the head arrived, which a retry may no longer hold.
+  if (sticky_ != nullptr && attempts_ == 0 && !ctx.isTried(sticky_)) return sticky_;
+  lb::Picker* picker = lb_->picker.get();
+  ctx.hash = request_hash_;
+  if (lb_->source_ip_picker != nullptr) {
+    picker = lb_->source_ip_picker.get();
+    ctx.hash = client_hash_;
+  }
+  lb::BackendState* backend = picker != nullptr ? picker->pick(ctx) : nullptr;
   if (backend == nullptr && use_standby && lb_->standby_picker != nullptr)
     backend = lb_->standby_picker->pick(ctx);
   return backend;
+}
+
+// What routes this request besides the method: the hash of its hash_key (method = "hash")
+// and the backend its persistence cookie names, if that one is eligible now.
+void HttpSession::readAffinity(const http::MessageHead& head) {
+  request_hash_ = lb_->hash_requests ? requestHash(lb_->hash_key, head, client_ip_) : 0;
+  sticky_ = nullptr;
+  cookie_id_ = 0;
+  if (lb_->persistence != config::Persistence::Cookie) return;
+  cookie_id_ = parsePersistenceId(http::findCookie(head, lb_->cookie_name));
+  if (cookie_id_ == 0) return;
+  auto it = lb_->cookie_backends.find(cookie_id_);
+  if (it != lb_->cookie_backends.end()) sticky_ = it->second;
 }
 
 // circuit_breaker.max_connections: upstream connections in use on this backend, across all
@@ -426,6 +449,14 @@ bool HttpSession::onResponseHead(http::MessageHead& head) {
   response_complete_ = false;
   // Captured now: llhttp clears its flags once the message completes.
   upstream_keep_alive_ = response_parser_.keepAlive();
+  if (!interim && lb_->persistence == config::Persistence::Cookie && backend_ != nullptr) {
+    // A client without our cookie, or whose cookie named another backend (gone, down, or
+    // this is a retry), learns which backend served it.
+    const uint64_t id = persistenceId(lb_->name, backend_->name());
+    if (id != cookie_id_)
+      rw.set_cookie =
+          std::string_view(set_cookie_, formatPersistenceCookie(lb_->cookie_name, id, set_cookie_));
+  }
   http::writeDownstreamResponse(head, rw, &response_head_);
   // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
   if (!(interim && client_http10_)) {

@@ -6,12 +6,14 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "lb/cluster_snapshot.h"
 #include "lb/picker.h"
 #include "lb/retry_budget.h"
 #include "src/net/deadline_list.h"
 #include "src/net/tls/tls_context.h"
+#include "src/proxy/affinity.h"
 
 namespace fiberlb::proxy {
 
@@ -37,6 +39,15 @@ struct LbRuntime {
   net::DeadlineList response_deadlines;  // upstream_response_ms
 
   lb::RetryBudget retry_budget;  // this worker's share of the LB's retry budget
+
+  // Affinity (src/proxy/affinity.h), set with the picker by configureAffinity().
+  bool hash_requests = false;  // method = "hash": picks carry PickContext::hash
+  HashKey hash_key;
+  config::Persistence persistence = config::Persistence::None;
+  std::unique_ptr<lb::Picker> source_ip_picker;  // session_persistence = "source_ip"
+  std::string cookie_name;                       // session_persistence = "cookie"
+  // Eligible endpoints by persistence id (session_persistence = "cookie").
+  std::unordered_map<uint64_t, lb::BackendState*> cookie_backends;
   // tls_termination: where new client connections get their SSL objects. Null: plaintext.
   std::shared_ptr<net::tls::ServerContext> tls;
 

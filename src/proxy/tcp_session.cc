@@ -1,5 +1,6 @@
 #include "src/proxy/tcp_session.h"
 
+#include "lb/hash_key.h"
 #include "src/proxy/connect_failure.h"
 #include "src/proxy/lb_runtime.h"
 #include "src/proxy/tls_accounting.h"
@@ -30,6 +31,8 @@ TcpSession* TcpSession::accept(Worker* worker, LbRuntime* lb, uv_stream_t* serve
     return nullptr;
   }
   s->out_.attach(reinterpret_cast<uv_stream_t*>(&s->tcp_));
+  if (lb->hash_requests || lb->source_ip_picker != nullptr)
+    s->client_hash_ = lb::hashKey(s->client_ip_);
   s->shard_->downstream_connections.fetch_add(1, std::memory_order_relaxed);
   ++lb->sessions;
   worker->sessionOpened(s);
@@ -56,7 +59,11 @@ void TcpSession::connectBackend() {
     lb::PickContext ctx;
     ctx.tried = tried_;
     ctx.tried_count = static_cast<size_t>(tried_count_);
-    lb::BackendState* backend = lb_->picker != nullptr ? lb_->picker->pick(ctx) : nullptr;
+    // L4 has one key to hash, whatever hash_key says: the client's address.
+    ctx.hash = client_hash_;
+    lb::Picker* picker =
+        lb_->source_ip_picker != nullptr ? lb_->source_ip_picker.get() : lb_->picker.get();
+    lb::BackendState* backend = picker != nullptr ? picker->pick(ctx) : nullptr;
     if (backend == nullptr && attempts_ > 0 && lb_->standby_picker != nullptr)
       backend = lb_->standby_picker->pick(ctx);
     if (backend == nullptr) {

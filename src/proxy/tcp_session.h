@@ -89,6 +89,7 @@ class TcpSession final : public ClientSession, public UpstreamOwner {
   const lb::BackendState* tried_[kMaxTried] = {};
   int tried_count_ = 0;
   int attempts_ = 0;
+  uint64_t client_hash_ = 0;      // of client_ip_, for method = "hash" and source_ip persistence
   bool connect_pending_ = false;  // counted in LbStats::pending_connects
   bool connected_ = false;        // the backend accepted: relaying
   bool reading_client_ = false;

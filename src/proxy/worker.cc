@@ -6,6 +6,7 @@
 #include "lb/picker.h"
 #include "src/proxy/http_session.h"
 #include "src/proxy/tcp_session.h"
+#include "src/proxy/udp_proxy.h"
 #include "src/proxy/upstream_conn.h"
 #include "src/util/log.h"
 
@@ -95,9 +96,9 @@ void Worker::applyUpdate(const std::shared_ptr<const WorkerUpdate>& update) {
   const lb::ClusterSnapshot& snap = *update->snapshot;
   std::unordered_map<std::string, std::unique_ptr<LbRuntime>> next;
   std::unordered_map<std::string, uv_tcp_t*> next_listeners;
+  std::unordered_map<std::string, UdpProxy*> next_udp;
   for (size_t i = 0; i < snap.lbs.size(); ++i) {
     const config::LoadBalancer& cfg = *snap.lbs[i].config;
-    if (cfg.protocol == config::Protocol::Udp) continue;  // UDP arrives with its own issue
     auto it = lbs_.find(cfg.name);
     std::unique_ptr<LbRuntime> rt;
     if (it != lbs_.end()) {
@@ -120,6 +121,7 @@ void Worker::applyUpdate(const std::shared_ptr<const WorkerUpdate>& update) {
     rt->standby_picker = snap.lbs[i].standby.empty()
                              ? nullptr
                              : lb::policyFor(cfg.method).makePicker(snap.lbs[i].standby);
+    configureAffinity(*rt, snap.lbs[i]);
     setTimeouts(rt.get());
     const ListenerSpec& spec = update->listeners[i];
     // New connections use the certificates of this update; established ones keep theirs.
@@ -127,7 +129,9 @@ void Worker::applyUpdate(const std::shared_ptr<const WorkerUpdate>& update) {
     rt->authority = spec.bound.str();
     // Listener handles follow the socket key, not the LB name: a renamed LB, or two LBs
     // that swap ports, keep the very same sockets.
-    if (!spec.key.empty()) {
+    if (!spec.key.empty() && cfg.protocol == config::Protocol::Udp) {
+      adoptUdp(spec, rt.get(), &next_udp);
+    } else if (!spec.key.empty()) {
       auto found = listeners_.find(spec.key);
       uv_tcp_t* tcp = nullptr;
       if (found != listeners_.end()) {
@@ -152,6 +156,11 @@ void Worker::applyUpdate(const std::shared_ptr<const WorkerUpdate>& update) {
     if (previous != holds_.rend()) rt->retained = previous->update->snapshot;
     retireLb(rt.release());
   }
+  // UDP sockets no LB uses any more, with their sessions: after the retained snapshots are
+  // set, since closing sessions may release the last hold of the previous update.
+  for (auto& [key, proxy] : udp_)
+    proxy->close();
+  udp_ = std::move(next_udp);
   lbs_ = std::move(next);
   closeIdleOfRemovedBackends();
   // Older updates nobody routes with any more can go.
@@ -178,6 +187,23 @@ uv_tcp_t* Worker::openListener(const ListenerSpec& spec, const std::string& lb_n
 void Worker::closeListener(uv_tcp_t* tcp) {
   uv_close(reinterpret_cast<uv_handle_t*>(tcp),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+}
+
+// The UDP socket of `spec` (kept, or adopted the first time) now serves `rt`.
+void Worker::adoptUdp(const ListenerSpec& spec, LbRuntime* rt,
+                      std::unordered_map<std::string, UdpProxy*>* next) {
+  UdpProxy* proxy = nullptr;
+  auto found = udp_.find(spec.key);
+  if (found != udp_.end()) {
+    proxy = found->second;
+    udp_.erase(found);
+  } else {
+    if (udp_buffer_ == nullptr) udp_buffer_.reset(new char[kUdpBufferSize]);
+    proxy = UdpProxy::open(this, spec, rt->name);
+  }
+  if (proxy == nullptr) return;
+  proxy->update(rt);
+  next->emplace(spec.key, proxy);
 }
 
 void Worker::retireLb(LbRuntime* rt) {
@@ -366,6 +392,8 @@ void Worker::sweep() {
     expireAll(*rt);
   for (auto& rt : retired_)
     expireAll(*rt);
+  for (auto& [key, proxy] : udp_)
+    proxy->sweep(now);
   std::erase_if(retired_, [](const std::unique_ptr<LbRuntime>& rt) { return rt->sessions == 0; });
 }
 
@@ -374,6 +402,9 @@ void Worker::beginDrain() {
   for (auto& [key, tcp] : listeners_)
     closeListener(tcp);
   listeners_.clear();
+  for (auto& [key, proxy] : udp_)
+    proxy->close();  // UDP has nothing in flight to finish
+  udp_.clear();
   for (ClientSession* s = sessions_; s != nullptr;) {
     ClientSession* next = s->next;
     s->drain();

@@ -22,6 +22,7 @@
 
 namespace fiberlb::proxy {
 
+class UdpProxy;
 class UpstreamConn;
 
 // A published update plus the number of exchanges still routing with it. Exchanges hold
@@ -84,6 +85,12 @@ class Worker {
   uv_buf_t cipherBuffer() {
     return uv_buf_init(cipher_buffer_.get(), net::BufferPool::kBufferSize);
   }
+  // Where UDP sockets receive: every datagram is relayed (copied by the kernel) or dropped
+  // within the receive callback, so one buffer serves them all. Room for a recvmmsg batch
+  // of kUdpBatch datagrams of up to 64 KiB; allocated when the first UDP LB opens.
+  uv_buf_t udpBuffer() {
+    return uv_buf_init(udp_buffer_.get(), static_cast<unsigned>(kUdpBufferSize));
+  }
   void countRetry() { stats_.retries.fetch_add(1, std::memory_order_relaxed); }
   void circuitChanged() {
     if (circuit_notify_) circuit_notify_();
@@ -97,6 +104,8 @@ class Worker {
     size_t count = 0;
   };
   static constexpr size_t kMaxIdlePerBackend = 256;
+  static constexpr size_t kUdpBatch = 16;
+  static constexpr size_t kUdpBufferSize = kUdpBatch * 64 * 1024;
 
   void run();
   static void onAsync(uv_async_t* handle);
@@ -108,6 +117,8 @@ class Worker {
   void applyLb(size_t index, const WorkerUpdate& update);
   uv_tcp_t* openListener(const ListenerSpec& spec, const std::string& lb_name);
   static void closeListener(uv_tcp_t* tcp);
+  void adoptUdp(const ListenerSpec& spec, LbRuntime* rt,
+                std::unordered_map<std::string, UdpProxy*>* next);
   void retireLb(LbRuntime* rt);
   void closeIdleOfRemovedBackends();
   void sweep();
@@ -140,6 +151,8 @@ class Worker {
   std::vector<IdlePool> idle_;                            // by BackendState::slot()
   std::vector<bool> live_slots_;                          // slots of the current snapshot
   std::unordered_map<std::string, uv_tcp_t*> listeners_;  // by ListenerSpec::key
+  std::unordered_map<std::string, UdpProxy*> udp_;        // by ListenerSpec::key (udp LBs)
+  std::unique_ptr<char[]> udp_buffer_;                    // see udpBuffer()
   ClientSession* sessions_ = nullptr;                     // intrusive list
   bool draining_ = false;
   bool closed_ = false;
