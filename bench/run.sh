@@ -4,10 +4,10 @@
 # of medians with ratios to HAProxy and writes bench/results/latest.{json,png}.
 # See bench/README.md.
 #
-#   bench/run.sh                                  # full: 3 rounds x 10 s, keepalive + newconn
+#   bench/run.sh                                  # full: 3 rounds x 10 s, keepalive newconn tls_keepalive tls_newconn
 #   DURATION=3 ROUNDS=1 bench/run.sh              # quick (< 1 min)
 #   TARGETS="haproxy nginx" bench/run.sh          # a subset of targets
-#   SCENARIOS=all bench/run.sh                   # keepalive newconn tls_keepalive tls_newconn large idle
+#   SCENARIOS=all bench/run.sh                   # keepalive newconn tls_keepalive tls_newconn large idle l4_tcp
 #   FIBERLB_BIN=build/h-bench/src/fiberlb bench/run.sh   # use this binary, do not build
 #
 # Environment (defaults): DURATION=10 (s per run) ROUNDS=3 WARMUP=1 (s, not measured)
@@ -15,6 +15,7 @@
 #   BASE_PORT=18800 STARTUP_TIMEOUT=15 IDLE_CONNS=10000 LARGE_CONNECTIONS=10
 #   FIBERLB_BIN (skip the build) SKIP_BUILD=1 (use build/release as is) NO_INSTALL=1
 #   FIBERLB_ARGS (extra command-line words) FIBERLB_LOG_LEVEL=info
+#   NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so (l4_tcp; skipped without it)
 #   RESULTS=bench/results (where latest.json/png go) WORK=bench/work (scratch, git-ignored)
 set -Eeuo pipefail
 
@@ -48,6 +49,7 @@ LIVE_PIDS=()   # every process we started and have not stopped yet
 BACKEND_PID=0
 TGT_PID=0
 TGT_URL=""
+SKIPPED=()     # "scenario/target: why" for targets a scenario skipped with a note
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -274,6 +276,15 @@ run_one() { # scenario target round
   TGT_PID=0
 }
 
+# Say once (stderr, and latest.json's params.skipped) why a target was left out of a scenario.
+note_skip() { # scenario target
+  local s
+  [ -n "$SC_SKIP_NOTE" ] || return 0
+  for s in ${SKIPPED[@]+"${SKIPPED[@]}"}; do [[ $s == "$1/$2:"* ]] && return 0; done
+  SKIPPED+=("$1/$2: $SC_SKIP_NOTE")
+  log "skipping $2 in $1: $SC_SKIP_NOTE"
+}
+
 main() {
   prepare
   build_fiberlb
@@ -290,7 +301,10 @@ main() {
       # Rotate the order every round so no target always runs first or last.
       for ((i = 0; i < n; i++)); do
         t=${targets[$(((i + round - 1) % n))]}
-        [[ " $SC_SKIP_TARGETS " == *" $t "* ]] && continue
+        if [[ " $SC_SKIP_TARGETS " == *" $t "* ]]; then
+          note_skip "$sc" "$t"
+          continue
+        fi
         run_one "$sc" "$t" "$round"
       done
     done
@@ -300,7 +314,10 @@ main() {
 
   local chart=()
   [ "${NO_CHART:-0}" = 1 ] || chart=(--png "$RESULTS/latest.png")
+  local skipped="" s
+  for s in ${SKIPPED[@]+"${SKIPPED[@]}"}; do skipped+="${skipped:+; }$s"; done
   "${PY[@]}" report --runs "$WORK/runs.jsonl" --configs "$WORK/configs" --out "$RESULTS/latest.json" "${chart[@]}" \
+    ${skipped:+--param "skipped=$skipped"} \
     --param "targets=$TARGETS" --param "scenarios=$SCENARIOS" --param "rounds=$ROUNDS" \
     --param "duration=$DURATION" --param "warmup=$WARMUP" --param "connections=$CONNECTIONS" \
     --param "threads=$THREADS" --param "idle_conns=$IDLE_CONNS" \

@@ -8,7 +8,7 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev node-llhttp libssl-dev l
             libtomlplusplus-dev nlohmann-json3-dev libcli11-dev)
 test_pkgs=(googletest libgtest-dev libgmock-dev libbenchmark-dev curl wrk python3 prometheus
            testssl.sh)
-bench_pkgs=(haproxy nginx-light wrk libbenchmark-dev gnuplot-nox python3 openssl procps)
+bench_pkgs=(haproxy nginx-light libnginx-mod-stream wrk libbenchmark-dev gnuplot-nox python3 openssl procps)
 
 want=()
 for set in "${@:-build}"; do
