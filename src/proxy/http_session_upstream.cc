@@ -364,7 +364,10 @@ void HttpSession::parseResponse() {
         response_parser_.execute(in.data, in.data + in.parse_pos, in.unparsed());
     in.parse_pos += response_parser_.consumed();
     in.pinned = response_parser_.inHead();
-    if (!out_.flush()) {
+    // A complete response is counted before its last bytes leave (completeResponse flushes):
+    // a client that reads /metrics right after its response must find it counted.
+    const bool complete = status == http::ParseStatus::Paused && response_complete_;
+    if (!complete && !out_.flush()) {
       close();
       return;
     }
