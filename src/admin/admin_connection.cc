@@ -7,6 +7,7 @@
 
 #include "src/admin/admin_server.h"
 #include "src/http/message_head.h"
+#include "src/http/ows.h"
 
 namespace fiberlb::admin {
 namespace {
@@ -26,14 +27,6 @@ struct WriteRequest {
 
 AdminConnection* self(llhttp_t* p) {
   return static_cast<AdminConnection*>(p->data);
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 // Origin-form "/p?q" from origin or absolute form ("http://host/p?q").
@@ -303,7 +296,7 @@ bool AdminConnection::commitHeader() {
   }
   std::transform(field_.begin(), field_.end(), field_.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  request_.headers.emplace_back(std::move(field_), std::string(trim(value_)));
+  request_.headers.emplace_back(std::move(field_), std::string(http::trimOws(value_)));
   field_.clear();
   value_.clear();
   field_done_ = false;

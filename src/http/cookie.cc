@@ -1,27 +1,18 @@
 #include "src/http/cookie.h"
 
+#include "src/http/ows.h"
+
 namespace fiberlb::http {
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 std::string_view cookieIn(std::string_view header_value, std::string_view name) {
   while (!header_value.empty()) {
     const size_t end = header_value.find(';');
-    std::string_view pair = trim(header_value.substr(0, end));
+    std::string_view pair = trimOws(header_value.substr(0, end));
     header_value =
         end == std::string_view::npos ? std::string_view{} : header_value.substr(end + 1);
     const size_t eq = pair.find('=');
-    if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) continue;
-    std::string_view value = trim(pair.substr(eq + 1));
+    if (eq == std::string_view::npos || trimOws(pair.substr(0, eq)) != name) continue;
+    std::string_view value = trimOws(pair.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);  // a quoted cookie-value
     return value;
