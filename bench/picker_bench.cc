@@ -29,14 +29,16 @@ std::string backendName(size_t i) {
 }
 
 struct Fixture {
-  explicit Fixture(size_t n) {
+  // `equal_weights`: every weight 1 (round-robin's rotation path) instead of 1..10.
+  explicit Fixture(size_t n, bool equal_weights = false) {
     states.reserve(n);
     for (size_t i = 0; i < n; ++i) {
       states.push_back(std::make_unique<BackendState>("lb", backendName(static_cast<size_t>(i)),
                                                       "10.0.0.1", static_cast<int>(1000 + i),
                                                       static_cast<uint32_t>(i)));
       // Mixed weights (1..10) so the picks are not a trivial rotation.
-      endpoints.push_back(Endpoint{states.back().get(), 1 + static_cast<int>(i % 10)});
+      const int weight = equal_weights ? 1 : 1 + static_cast<int>(i % 10);
+      endpoints.push_back(Endpoint{states.back().get(), weight});
       // Least-conn sees a realistic spread of in-flight counts.
       states.back()->active_requests.store(static_cast<int64_t>((i * 7) % 13));
     }
@@ -58,6 +60,12 @@ template <typename PolicyT>
 void BM_Pick(benchmark::State& state) {
   const Fixture f(static_cast<size_t>(state.range(0)));
   pickLoop<PolicyT>(state, PickContext{}, f);
+}
+
+// Round-robin with equal weights: plain rotation, whatever the count.
+void BM_RoundRobinEqualWeights(benchmark::State& state) {
+  const Fixture f(static_cast<size_t>(state.range(0)), /*equal_weights=*/true);
+  pickLoop<RoundRobinPolicy>(state, PickContext{}, f);
 }
 
 // A retry: one backend already tried, so the picker takes its tried-list path.
@@ -196,11 +204,14 @@ void BM_MaglevBuild(benchmark::State& state) {
       static_cast<double>(MaglevPicker::tableSizeFor(static_cast<size_t>(state.range(0))));
 }
 
-BENCHMARK(BM_Pick<RoundRobinPolicy>)->Arg(2)->Arg(100)->Arg(10000);
-BENCHMARK(BM_Pick<LeastConnPolicy>)->Arg(2)->Arg(100)->Arg(10000);
-BENCHMARK(BM_PickRetry<RoundRobinPolicy>)->Arg(2)->Arg(100)->Arg(10000);
-BENCHMARK(BM_PickRetry<LeastConnPolicy>)->Arg(2)->Arg(100)->Arg(10000);
-BENCHMARK(BM_LeastConnPickAndTrack)->Arg(2)->Arg(100)->Arg(10000);
+// Round-robin: the smooth scan up to 32 endpoints, the EDF heap beyond (mixed weights).
+BENCHMARK(BM_Pick<RoundRobinPolicy>)->Arg(2)->Arg(32)->Arg(100)->Arg(10000);
+BENCHMARK(BM_RoundRobinEqualWeights)->Arg(2)->Arg(100)->Arg(10000);
+// Least-conn: the exact scan up to 32 endpoints, best of 8 draws beyond.
+BENCHMARK(BM_Pick<LeastConnPolicy>)->Arg(2)->Arg(32)->Arg(100)->Arg(10000);
+BENCHMARK(BM_PickRetry<RoundRobinPolicy>)->Arg(2)->Arg(32)->Arg(100)->Arg(10000);
+BENCHMARK(BM_PickRetry<LeastConnPolicy>)->Arg(2)->Arg(32)->Arg(100)->Arg(10000);
+BENCHMARK(BM_LeastConnPickAndTrack)->Arg(2)->Arg(32)->Arg(100)->Arg(10000);
 BENCHMARK(BM_HashPick)->Arg(10)->Arg(1000)->Arg(10000);
 BENCHMARK(BM_HashPickLatency)->Arg(10)->Arg(1000)->Arg(10000);
 BENCHMARK(BM_HashKeyAndPick)->Arg(10)->Arg(1000)->Arg(10000);

@@ -59,7 +59,29 @@ BackendState* LeastConnPicker::pick(const PickContext& ctx) {
   return chosen->backend;
 }
 
+SampledLeastConnPicker::SampledLeastConnPicker(std::span<const Endpoint> endpoints, uint64_t seed)
+    : sampler_(endpoints, seed) {}
+
+BackendState* SampledLeastConnPicker::pick(const PickContext& ctx) {
+  uint32_t best = sampler_.drawUntried(ctx);
+  if (best == EndpointSampler::kNone) return nullptr;
+  int64_t best_active = sampler_.backend(best)->active_requests.load(std::memory_order_relaxed);
+  for (int draw = 1; draw < kSamples; ++draw) {
+    const uint32_t i = sampler_.drawUntried(ctx, best);
+    if (i == EndpointSampler::kNone) break;  // `best` is the only untried endpoint
+    const int64_t active = sampler_.backend(i)->active_requests.load(std::memory_order_relaxed);
+    // active / w_i < best_active / w_best, cross-multiplied; ties keep the earlier draw.
+    if (active * sampler_.weight(best) < best_active * sampler_.weight(i)) {
+      best = i;
+      best_active = active;
+    }
+  }
+  return sampler_.backend(best);
+}
+
 std::unique_ptr<Picker> LeastConnPolicy::makePicker(std::span<const Endpoint> endpoints) const {
+  if (endpoints.size() > kExactScanLimit)
+    return std::make_unique<SampledLeastConnPicker>(endpoints, freshPickerSeed(endpoints));
   return std::make_unique<LeastConnPicker>(endpoints);
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lb/picker.h"
+#include "lb/policies/weighted_sampler.h"
 
 namespace fiberlb::lb {
 
@@ -44,8 +45,30 @@ class LeastConnPicker final : public Picker {
   std::vector<int64_t> active_;  // scratch: counts as read in pass 1 of the current pick
 };
 
+// Least-connections over many endpoints: reading every counter would cost microseconds per
+// pick at thousands of backends, so this picker compares a weighted random sample of
+// kSamples endpoints (best of d choices; Envoy's least_request does the same with d = 2) and
+// takes the one with the smallest active_requests / weight; a tie keeps the first draw, so
+// idle endpoints are chosen in proportion to their weights. Each pick reads kSamples shared
+// counters: O(1) whatever the endpoint count. Worker-local; pick() never allocates.
+class SampledLeastConnPicker final : public Picker {
+ public:
+  static constexpr int kSamples = 8;
+
+  SampledLeastConnPicker(std::span<const Endpoint> endpoints, uint64_t seed);
+
+  BackendState* pick(const PickContext& ctx) override;
+
+ private:
+  EndpointSampler sampler_;
+};
+
 class LeastConnPolicy final : public Policy {
  public:
+  // Up to this many endpoints every pick scans all counters (LeastConnPicker, exact); above,
+  // SampledLeastConnPicker keeps the pick under 100 ns.
+  static constexpr size_t kExactScanLimit = 32;
+
   std::unique_ptr<Picker> makePicker(std::span<const Endpoint> endpoints) const override;
 };
 

@@ -1,13 +1,12 @@
 #pragma once
 // Power-of-two-choices, SPEC §4 `random`.
 
-#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
-#include <vector>
 
 #include "lb/picker.h"
+#include "lb/policies/weighted_sampler.h"
 
 namespace fiberlb::lb {
 
@@ -19,10 +18,8 @@ namespace fiberlb::lb {
 // counter: two relaxed loads per pick, O(1) whatever the endpoint count (Mitzenmacher, "The
 // Power of Two Choices in Randomized Load Balancing").
 //
-// Weighted draws use Vose's alias method in integers: one random word picks a column and a
-// coin, exact proportions, no search. Each picker owns a splitmix64 generator seeded
-// differently (no global state, no lock). Worker-local: the generator is this picker's
-// only mutable state; pick() never allocates.
+// Draws come from an EndpointSampler (Vose's alias method and a splitmix64 generator seeded
+// per picker: no global state, no lock). Worker-local; pick() never allocates.
 class RandomP2CPicker final : public Picker {
  public:
   // `seed` fixes the sequence of draws (tests); RandomP2CPolicy seeds each picker afresh.
@@ -31,23 +28,7 @@ class RandomP2CPicker final : public Picker {
   BackendState* pick(const PickContext& ctx) override;
 
  private:
-  // Sentinel index: no endpoint.
-  static constexpr uint32_t kNone = UINT32_MAX;
-
-  uint64_t nextRandom();
-  uint32_t draw();                                               // weighted, may repeat
-  uint32_t drawUntried(const PickContext& ctx, uint32_t other);  // kNone: every one tried
-
-  struct Column {
-    uint32_t threshold;  // coin < threshold keeps this column's endpoint, else its alias
-    uint32_t alias;
-  };
-
-  std::vector<BackendState*> backends_;
-  std::vector<int64_t> weights_;
-  std::vector<Column> columns_;  // the alias table, one column per endpoint
-  uint32_t coin_range_ = 0;      // the (scaled) total weight: coins are in [0, coin_range_)
-  uint64_t rng_state_;
+  EndpointSampler sampler_;
 };
 
 class RandomP2CPolicy final : public Policy {

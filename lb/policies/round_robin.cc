@@ -1,7 +1,10 @@
 #include "lb/policies/round_robin.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
+
+#include "lb/policies/edf_round_robin.h"
 
 namespace fiberlb::lb {
 
@@ -35,10 +38,13 @@ RoundRobinPicker::RoundRobinPicker(std::span<const Endpoint> endpoints) {
     total_weight_ += w;
   }
   current_.assign(weights_.size(), 0);
+  equal_weights_ =
+      std::adjacent_find(weights_.begin(), weights_.end(), std::not_equal_to<>()) == weights_.end();
 }
 
 BackendState* RoundRobinPicker::pick(const PickContext& ctx) {
   if (backends_.empty()) return nullptr;
+  if (equal_weights_) return rotate(ctx);
   // The common case (first attempt of a request) has nothing to skip: keep its loop free of
   // the tried-list check.
   return ctx.tried_count == 0 ? pickAll() : pickSkippingTried(ctx);
@@ -82,7 +88,25 @@ BackendState* RoundRobinPicker::pickSkippingTried(const PickContext& ctx) {
   return backends_[best];
 }
 
+BackendState* RoundRobinPicker::rotate(const PickContext& ctx) {
+  // What the smooth algorithm does with equal weights: the next endpoint in list order. A
+  // retry passes tried ones over (they wait for the next round; the smooth algorithm would
+  // offer them again at once, which matters little for a backend that just failed).
+  const size_t n = backends_.size();
+  for (size_t step = 0; step < n; ++step) {
+    BackendState* candidate = backends_[cursor_];
+    if (++cursor_ == n) cursor_ = 0;
+    if (ctx.tried_count == 0 || !ctx.isTried(candidate)) return candidate;
+  }
+  return nullptr;
+}
+
 std::unique_ptr<Picker> RoundRobinPolicy::makePicker(std::span<const Endpoint> endpoints) const {
+  if (endpoints.size() > kSmoothScanLimit) {
+    const auto differs = [](const Endpoint& a, const Endpoint& b) { return a.weight != b.weight; };
+    if (std::adjacent_find(endpoints.begin(), endpoints.end(), differs) != endpoints.end())
+      return std::make_unique<EdfRoundRobinPicker>(endpoints);
+  }
   return std::make_unique<RoundRobinPicker>(endpoints);
 }
 

@@ -56,6 +56,39 @@ class Pool {
   std::vector<Endpoint> endpoints_;
 };
 
+// How often each index occurs in `seq` (indices in [0, n)).
+inline std::vector<int64_t> countOf(const std::vector<int>& seq, size_t n) {
+  std::vector<int64_t> counts(n, 0);
+  for (int i : seq)
+    if (i >= 0 && static_cast<size_t>(i) < n) ++counts[static_cast<size_t>(i)];
+  return counts;
+}
+
+// Fraction of `picks` that went to each endpoint (indices in [0, n)).
+inline std::vector<double> shares(const std::vector<int>& picks, size_t n) {
+  std::vector<double> out(n, 0);
+  for (const int i : picks)
+    if (i >= 0 && static_cast<size_t>(i) < n)
+      out[static_cast<size_t>(i)] += 1.0 / static_cast<double>(picks.size());
+  return out;
+}
+
+// Weight lists the weighted round-robin tests run through: single, equal, skewed both ways,
+// co-prime, many distinct.
+inline const std::vector<std::vector<int>> kWeightSets = {
+    {1},
+    {1, 1, 1},
+    {5, 1, 1},
+    {3, 2},
+    {1000, 1},
+    {1, 1000},
+    {100, 50, 25, 1},
+    {7, 11, 13},
+    {10, 1, 1, 1},
+    {1000, 999, 1, 500, 2},
+    {2, 4, 6, 8, 10, 12, 14, 16},
+};
+
 inline PickContext triedCtx(const BackendState* const* tried, size_t n) {
   PickContext ctx;
   ctx.tried = tried;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -219,6 +220,93 @@ TEST(LeastConnPickerTest, TwoWorkersShareExactCounters) {
   const int64_t w4 = picked[0][3] + picked[1][3];
   const int64_t w1 = picked[0][0] + picked[1][0];
   EXPECT_GT(w4, w1);
+}
+
+// --- many endpoints: best of kSamples weighted draws -------------------------------------
+
+constexpr uint64_t kSeed = 7;
+
+// n endpoints with weights 1, 2, 3, 4, 1, 2, ...
+std::vector<int> cyclingWeights(size_t n) {
+  std::vector<int> weights;
+  for (size_t i = 0; i < n; ++i)
+    weights.push_back(1 + static_cast<int>(i % 4));
+  return weights;
+}
+
+TEST(SampledLeastConnPickerTest, EmptyReturnsNull) {
+  SampledLeastConnPicker picker({}, kSeed);
+  EXPECT_EQ(picker.pick(PickContext{}), nullptr);
+}
+
+TEST(SampledLeastConnPickerTest, TheBusiestIsNeverChosen) {
+  Pool pool(std::vector<int>(100, 1));
+  std::vector<int64_t> active(100, 0);
+  active[42] = 10;
+  pool.setActive(active);
+  SampledLeastConnPicker picker(pool.endpoints(), kSeed);
+  for (int i = 0; i < 20000; ++i)
+    ASSERT_NE(picker.pick(PickContext{}), pool.at(42));
+}
+
+TEST(SampledLeastConnPickerTest, IdleEndpointsAreChosenInProportionToWeight) {
+  Pool pool(cyclingWeights(100));  // total weight 250
+  SampledLeastConnPicker picker(pool.endpoints(), kSeed);
+  const auto share = test_support::shares(pool.pickMany(picker, 250000), pool.size());
+  for (size_t i = 0; i < pool.size(); ++i)
+    EXPECT_NEAR(share[i], static_cast<double>(1 + i % 4) / 250.0, 0.0012) << i;
+}
+
+TEST(SampledLeastConnPickerTest, NeverPicksTriedOnesAndAllTriedIsNull) {
+  Pool pool(std::vector<int>(40, 1));
+  SampledLeastConnPicker picker(pool.endpoints(), kSeed);
+  std::vector<const BackendState*> tried;
+  for (size_t i = 0; i < 39; ++i)
+    tried.push_back(pool.at(i));
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(picker.pick(triedCtx(tried.data(), tried.size())), pool.at(39));
+  tried.push_back(pool.at(39));
+  EXPECT_EQ(picker.pick(triedCtx(tried.data(), tried.size())), nullptr);
+}
+
+// Under a steady concurrent load (requests finishing in random order), sampling keeps every
+// backend close to its weighted share of the in-flight requests: no backend piles up.
+TEST(SampledLeastConnPickerTest, ConcurrentLoadStaysBalancedRelativeToWeight) {
+  Pool pool(cyclingWeights(200));  // total weight 500
+  SampledLeastConnPicker picker(pool.endpoints(), kSeed);
+  std::mt19937 rng(42);
+  std::vector<BackendState*> in_flight;
+  int64_t worst_ratio_x4 = 0;  // max over time of active * 4 / weight
+  for (int i = 0; i < 200000; ++i) {
+    BackendState* b = picker.pick(PickContext{});
+    ASSERT_NE(b, nullptr);
+    b->active_requests.fetch_add(1);
+    in_flight.push_back(b);
+    // About 1,000 requests in flight: 2 per unit of weight on average.
+    while (in_flight.size() > 1000) {
+      const size_t k = rng() % in_flight.size();
+      in_flight[k]->active_requests.fetch_sub(1);
+      in_flight[k] = in_flight.back();
+      in_flight.pop_back();
+    }
+    if (i % 1000 == 999) {
+      for (size_t j = 0; j < pool.size(); ++j) {
+        const int64_t ratio_x4 = pool.at(j)->active_requests.load() * 4 / (1 + (j % 4));
+        worst_ratio_x4 = std::max(worst_ratio_x4, ratio_x4);
+      }
+    }
+  }
+  // The mean is 2 per unit of weight; random placement would reach well over twice that.
+  EXPECT_LE(worst_ratio_x4, 4 * 4) << "some backend held more than 4 requests per unit of weight";
+}
+
+TEST(LeastConnPolicyTest, SamplesOnlyAboveTheExactScanLimit) {
+  LeastConnPolicy policy;
+  Pool few(std::vector<int>(LeastConnPolicy::kExactScanLimit, 1));
+  EXPECT_NE(dynamic_cast<LeastConnPicker*>(policy.makePicker(few.endpoints()).get()), nullptr);
+  Pool many(std::vector<int>(LeastConnPolicy::kExactScanLimit + 1, 1));
+  EXPECT_NE(dynamic_cast<SampledLeastConnPicker*>(policy.makePicker(many.endpoints()).get()),
+            nullptr);
 }
 
 TEST(LeastConnPolicyTest, MakesIndependentPickers) {

@@ -13,20 +13,11 @@ namespace fiberlb::lb {
 namespace {
 
 using test_support::Pool;
+using test_support::shares;
 using test_support::triedCtx;
 
 constexpr uint64_t kSeed = 12345;
 constexpr size_t kPicks = 60000;
-
-// Fraction of `picks` that went to each endpoint.
-std::vector<double> shares(const std::vector<int>& picks, size_t n) {
-  std::vector<double> out(n, 0);
-  for (const int i : picks) {
-    EXPECT_GE(i, 0);
-    if (i >= 0) out[static_cast<size_t>(i)] += 1.0 / static_cast<double>(picks.size());
-  }
-  return out;
-}
 
 TEST(RandomP2CPickerTest, EmptyReturnsNull) {
   RandomP2CPicker picker({}, kSeed);

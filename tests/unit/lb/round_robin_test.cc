@@ -11,40 +11,15 @@
 
 #include "lb/backend_state.h"
 #include "lb/picker.h"
+#include "lb/policies/edf_round_robin.h"
 #include "tests/unit/lb/endpoint_pool.h"
 
 namespace fiberlb::lb {
 namespace {
 
+using test_support::countOf;
+using test_support::kWeightSets;
 using test_support::Pool;
-
-std::vector<int64_t> countOf(const std::vector<int>& seq, size_t n) {
-  std::vector<int64_t> counts(n, 0);
-  for (int i : seq) {
-    EXPECT_GE(i, 0);
-    if (i >= 0) ++counts[static_cast<size_t>(i)];
-  }
-  return counts;
-}
-
-const std::vector<std::vector<int>> kWeightSets = {
-    {1},
-    {1, 1, 1},
-    {5, 1, 1},
-    {3, 2},
-    {1000, 1},
-    {1, 1000},
-    {100, 50, 25, 1},
-    {7, 11, 13},
-    {10, 1, 1, 1},
-    {1000, 999, 1, 500, 2},
-    {2, 4, 6, 8, 10, 12, 14, 16},
-};
-
-TEST(RoundRobinPickerTest, EmptyReturnsNull) {
-  RoundRobinPicker picker({});
-  EXPECT_EQ(picker.pick(PickContext{}), nullptr);
-}
 
 TEST(RoundRobinPickerTest, SingleEndpointAlwaysChosen) {
   Pool pool({7});
@@ -59,50 +34,6 @@ TEST(RoundRobinPickerTest, FiveOneOneIsInterleavedLikeNginx) {
   const std::vector<int> cycle = {0, 0, 1, 0, 2, 0, 0};
   for (int round = 0; round < 10; ++round)
     EXPECT_EQ(pool.pickMany(picker, 7), cycle);
-}
-
-TEST(RoundRobinPickerTest, EqualWeightsRotateInOrder) {
-  Pool pool({1, 1, 1});
-  RoundRobinPicker picker(pool.endpoints());
-  EXPECT_EQ(pool.pickMany(picker, 6), (std::vector<int>{0, 1, 2, 0, 1, 2}));
-}
-
-// Every window of sum(weights) picks, starting from a fresh picker, gives each endpoint
-// exactly its weight: the state returns to all-zero after each cycle.
-TEST(RoundRobinPickerTest, ExactDistributionPerCycle) {
-  for (const auto& weights : kWeightSets) {
-    SCOPED_TRACE(::testing::PrintToString(weights));
-    Pool pool(weights);
-    RoundRobinPicker picker(pool.endpoints());
-    const int64_t total = std::accumulate(weights.begin(), weights.end(), int64_t{0});
-    for (int cycle = 0; cycle < 5; ++cycle) {
-      const auto counts =
-          countOf(pool.pickMany(picker, static_cast<size_t>(total)), weights.size());
-      for (size_t i = 0; i < weights.size(); ++i)
-        EXPECT_EQ(counts[i], weights[i]) << i;
-    }
-  }
-}
-
-// Smoothness: after any prefix of t picks, endpoint i has been chosen within 2 of its ideal
-// share t*w_i/T (compared cross-multiplied). A burst-y weighted round-robin (all of a, then
-// all of b) misses by up to w_a*w_b/T, e.g. ~1000 for 1000:1 and 3.6 for 5:1:1.
-TEST(RoundRobinPickerTest, NeverBurstsBeyondTheIdealShare) {
-  for (const auto& weights : kWeightSets) {
-    SCOPED_TRACE(::testing::PrintToString(weights));
-    Pool pool(weights);
-    RoundRobinPicker picker(pool.endpoints());
-    const int64_t total = std::accumulate(weights.begin(), weights.end(), int64_t{0});
-    const auto seq = pool.pickMany(picker, static_cast<size_t>(3 * total));
-    std::vector<int64_t> counts(weights.size(), 0);
-    for (size_t t = 1; t <= seq.size(); ++t) {
-      ++counts[static_cast<size_t>(seq[t - 1])];
-      for (size_t i = 0; i < weights.size(); ++i) {
-        const int64_t deviation = counts[i] * total - static_cast<int64_t>(t) * weights[i];
-        ASSERT_LT(std::llabs(deviation), 2 * total) << "endpoint " << i << " after " << t;
-      }
-    }
-  }
 }
 
 TEST(RoundRobinPickerTest, HeavyToLightSpreadsTheLightOneEvenly) {
@@ -190,38 +121,16 @@ TEST(RoundRobinPickerTest, AllTriedReturnsNull) {
   EXPECT_EQ(countOf(pool.pickMany(picker, 5), 2), (std::vector<int64_t>{3, 2}));
 }
 
-// Retries skip tried backends without breaking the long-run distribution: after a burst of
-// retry picks, normal picking stays within a bounded distance of the exact shares.
-TEST(RoundRobinPickerTest, RetriesDoNotSkewTheLongRunDistribution) {
-  Pool pool({5, 3, 2});
+// Equal weights take the O(1) rotation path; a retry passes the tried one over.
+TEST(RoundRobinPickerTest, EqualWeightsRetryPassesTriedOver) {
+  Pool pool({2, 2, 2, 2});
   RoundRobinPicker picker(pool.endpoints());
-  PickContext retry;
-  const BackendState* tried[1];
-  retry.tried = tried;
-  retry.tried_count = 1;
-  for (int i = 0; i < 1000; ++i) {
-    BackendState* first = picker.pick(PickContext{});
-    tried[0] = first;
-    BackendState* second = picker.pick(retry);
-    ASSERT_NE(second, nullptr);
-    ASSERT_NE(second, first);
-  }
-  const auto counts = countOf(pool.pickMany(picker, 10000), 3);
-  EXPECT_NEAR(static_cast<double>(counts[0]), 5000, 10);
-  EXPECT_NEAR(static_cast<double>(counts[1]), 3000, 10);
-  EXPECT_NEAR(static_cast<double>(counts[2]), 2000, 10);
-}
-
-TEST(RoundRobinPickerTest, ManyEndpointsExact) {
-  std::vector<int> weights;
-  for (int i = 0; i < 1000; ++i)
-    weights.push_back(1 + i % 7);
-  Pool pool(weights);
-  RoundRobinPicker picker(pool.endpoints());
-  const int64_t total = std::accumulate(weights.begin(), weights.end(), int64_t{0});
-  const auto counts = countOf(pool.pickMany(picker, static_cast<size_t>(total)), weights.size());
-  for (size_t i = 0; i < weights.size(); ++i)
-    ASSERT_EQ(counts[i], weights[i]) << i;
+  EXPECT_EQ(pool.indexOf(picker.pick(PickContext{})), 0);
+  const BackendState* tried[] = {pool.at(1), pool.at(2)};
+  EXPECT_EQ(picker.pick(test_support::triedCtx(tried, 2)), pool.at(3));
+  EXPECT_EQ(pool.pickMany(picker, 4), (std::vector<int>{0, 1, 2, 3}));
+  const BackendState* all[] = {pool.at(0), pool.at(1), pool.at(2), pool.at(3)};
+  EXPECT_EQ(picker.pick(test_support::triedCtx(all, 4)), nullptr);
 }
 
 TEST(RoundRobinPolicyTest, MakesIndependentPickers) {
@@ -232,6 +141,25 @@ TEST(RoundRobinPolicyTest, MakesIndependentPickers) {
   EXPECT_EQ(a->pick(PickContext{}), pool.at(0));
   EXPECT_EQ(a->pick(PickContext{}), pool.at(1));
   EXPECT_EQ(b->pick(PickContext{}), pool.at(0));  // b's state is its own
+}
+
+// Many unequally weighted endpoints go to the O(log N) schedule; equal weights and short
+// lists keep the smooth algorithm (rotation when equal).
+TEST(RoundRobinPolicyTest, ChoosesTheScheduleBySizeAndWeights) {
+  RoundRobinPolicy policy;
+  std::vector<int> mixed(RoundRobinPolicy::kSmoothScanLimit + 1, 1);
+  mixed.back() = 2;
+  Pool many_mixed(mixed);
+  EXPECT_NE(dynamic_cast<EdfRoundRobinPicker*>(policy.makePicker(many_mixed.endpoints()).get()),
+            nullptr);
+  Pool many_equal(std::vector<int>(1000, 3));
+  EXPECT_NE(dynamic_cast<RoundRobinPicker*>(policy.makePicker(many_equal.endpoints()).get()),
+            nullptr);
+  mixed.pop_back();
+  mixed.back() = 2;
+  Pool few_mixed(mixed);
+  EXPECT_NE(dynamic_cast<RoundRobinPicker*>(policy.makePicker(few_mixed.endpoints()).get()),
+            nullptr);
 }
 
 }  // namespace
