@@ -23,10 +23,27 @@ struct WorkerTotals {
   int64_t sessions = 0;   // downstream connections open now
 };
 
-// Process-level counters the metrics endpoint reports.
+// What a reload changed, as "lb/backend" (backends), "lb" (LBs) and region ids.
+struct ChangeLists {
+  std::vector<std::string> added, removed, modified;
+};
+
+// The most recent reload attempt, whatever triggered it (GET /api/config/reload).
+struct ReloadOutcome {
+  std::string trigger;  // "file" (the watch), "signal" (SIGHUP) or "api"
+  bool ok = false;
+  std::string error;  // why it failed (file:line:col: ...); empty on success
+  int64_t at_unix_ms = 0;
+  ChangeLists changes;
+};
+
+// Process-level counters the metrics endpoint reports, and the reload status.
 struct ControlCounters {
   uint64_t reloads_ok = 0;
   uint64_t reloads_failed = 0;
+  std::optional<ReloadOutcome> last_reload;
+  std::string config_path;       // "" when started without a file
+  bool watching_config = false;  // edits of config_path reload by themselves
   // Failovers by (from, to, trigger) since start.
   struct Failovers {
     std::string from, to, trigger;
@@ -61,10 +78,9 @@ struct ActionResult {
                         // "invalid_config"); "" on success
   std::string message;  // what happened or what went wrong, in operator words
   std::optional<lb::FailoverEvent> event;  // failover / active-region changes
-  // Reload: what changed, as "lb/backend" (backends), "lb" (LBs) and region ids.
-  struct Changes {
-    std::vector<std::string> added, removed, modified;
-  } changes;
+  // Reload: what changed.
+  using Changes = ChangeLists;
+  Changes changes;
 
   bool ok() const { return error.empty(); }
   static ActionResult fail(int status, std::string code, std::string message) {

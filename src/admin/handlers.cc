@@ -45,6 +45,7 @@ void addLbRoutes(Router& router, const AdminSource* src, AdminActions* act) {
   router.add("GET", "/api/loadbalancers/{lb}/backends/{name}/explain",
              [src](const Request& r) { return explainBackend(r, *src); });
   router.add("POST", "/api/config/reload", [act](const Request&) { return postReload(*act); });
+  router.add("GET", "/api/config/reload", [src](const Request&) { return getReloadStatus(*src); });
 }
 
 }  // namespace

@@ -48,5 +48,6 @@ Response explainBackend(const Request& request, const AdminSource& source);
 
 // config_handlers.cc
 Response postReload(AdminActions& actions);
+Response getReloadStatus(const AdminSource& source);
 
 }  // namespace fiberlb::admin

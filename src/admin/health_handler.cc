@@ -27,6 +27,13 @@ Json regionStatuses(const ClusterView& view) {
   return out;
 }
 
+// "success" / "failure" of the most recent reload, null before any: a failed edit of the
+// file shows up where monitoring already looks.
+Json lastReloadResult(const ControlCounters& counters) {
+  if (!counters.last_reload) return nullptr;
+  return counters.last_reload->ok ? "success" : "failure";
+}
+
 }  // namespace
 
 Response healthResponse(const AdminSource& source) {
@@ -55,6 +62,7 @@ Response healthResponse(const AdminSource& source) {
       {"active_region", view.active_region.empty() ? Json(nullptr) : Json(view.active_region)},
       {"workers", workers.workers},
       {"config_generation", view.generation},
+      {"last_reload", lastReloadResult(source.controlCounters())},
   };
   return jsonResponse(body, view.online_regions == 0 ? 503 : 200);
 }

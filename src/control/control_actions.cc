@@ -234,7 +234,26 @@ admin::ActionResult ControlLoop::applyOverlay(lb::AdminOverlay overlay, int succ
 }
 
 admin::ActionResult ControlLoop::reload() {
+  return reloadFrom("api");
+}
+
+admin::ActionResult ControlLoop::reloadFrom(const char* trigger) {
   if (auto refused = refuseWhileShuttingDown()) return *refused;
+  // What this reload reads is what the watch has seen loaded: it does not reload the same
+  // edit a second time when it notices it after SIGHUP or the API did.
+  if (config_watch_) config_watch_->noteLoaded(ConfigWatch::hashFile(config_path_));
+  admin::ActionResult result = attemptReload();
+  admin::ReloadOutcome outcome;
+  outcome.trigger = trigger;
+  outcome.ok = result.ok();
+  outcome.error = result.ok() ? "" : result.message;
+  outcome.at_unix_ms = util::unixNowMs();
+  outcome.changes = result.changes;
+  counters_.last_reload = std::move(outcome);
+  return result;
+}
+
+admin::ActionResult ControlLoop::attemptReload() {
   if (config_path_.empty()) {
     FLB_LOG(Warn, "config reload failed: fiberlb was started without a config file");
     counters_.reloads_failed++;

@@ -120,6 +120,7 @@ int ControlLoop::run(const std::shared_ptr<const config::Config>& initial) {
   health_ = std::make_unique<health::HealthMonitor>(&loop_, [this] { scheduleRebuild(); });
   health_->sync(*update->snapshot, update->addresses);
   startTimers();
+  startConfigWatch();
   logListeners(*update, false);
   if (health_->firstRoundDone()) {
     openDoors();
@@ -187,6 +188,17 @@ void ControlLoop::startTimers() {
   uv_timer_start(&tick_timer_, &ControlLoop::onTick, kTickMs, kTickMs);
   uv_timer_start(&ticket_timer_, &ControlLoop::onTicketRotation, kTicketKeyRotationMs,
                  kTicketKeyRotationMs);
+}
+
+void ControlLoop::startConfigWatch() {
+  if (config_path_.empty()) return;  // built-in config: nothing to watch
+  config_watch_ =
+      std::make_unique<ConfigWatch>(&loop_, config_path_, [this] { reloadFrom("file"); });
+  config_watch_->noteLoaded(ConfigWatch::hashFile(config_path_));
+  std::string error;
+  if (!config_watch_->start(&error)) FLB_LOG(Warn, "config watch: %s", error.c_str());
+  counters_.config_path = config_path_;
+  counters_.watching_config = true;
 }
 
 void ControlLoop::onStartupDeadline(uv_timer_t* handle) {
@@ -449,7 +461,7 @@ void ControlLoop::onSignal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<ControlLoop*>(handle->data);
   switch (signum) {
     case SIGHUP:
-      if (!self->shutting_down_) self->reload();
+      if (!self->shutting_down_) self->reloadFrom("signal");
       break;
     case SIGUSR2:
       FLB_LOG(Info, "SIGUSR2: logs go to stderr; nothing to reopen");
@@ -465,6 +477,7 @@ void ControlLoop::beginShutdown(int signum) {
     _exit(0);
   }
   shutting_down_ = true;
+  if (config_watch_) config_watch_->close();
   double grace = config_->server.shutdown_grace_sec;
   FLB_LOG(Info, "%s: graceful shutdown, finishing in-flight requests (up to %.0f s)",
           strsignal(signum), grace);

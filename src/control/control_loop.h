@@ -17,6 +17,7 @@
 #include "lb/geo_math.h"
 #include "src/admin/admin_source.h"
 #include "src/control/circuit_watch.h"
+#include "src/control/config_watch.h"
 #include "src/control/listener_table.h"
 #include "src/proxy/worker.h"
 
@@ -48,6 +49,7 @@ class ControlLoop final : public admin::AdminSource, public admin::AdminActions 
   void restoreState();
   bool startAdmin(std::string* error);
   void startTimers();
+  void startConfigWatch();
   void openDoors();
   static void onStartupDeadline(uv_timer_t* handle);
 
@@ -105,7 +107,10 @@ class ControlLoop final : public admin::AdminSource, public admin::AdminActions 
   admin::ActionResult patchBackend(const std::string& lb, const std::string& name,
                                    std::optional<int> weight,
                                    std::optional<config::AdminState> state) override;
-  admin::ActionResult reload() override;
+  admin::ActionResult reload() override;  // = reloadFrom("api")
+  // Every reload, whatever its trigger ("file", "signal", "api"): records the outcome.
+  admin::ActionResult reloadFrom(const char* trigger);
+  admin::ActionResult attemptReload();
   // Applies `overlay` on top of the file config; on success it becomes overlay_ and is saved.
   admin::ActionResult applyOverlay(lb::AdminOverlay overlay, int success_status,
                                    std::string message);
@@ -136,6 +141,7 @@ class ControlLoop final : public admin::AdminSource, public admin::AdminActions 
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::unique_ptr<health::HealthMonitor> health_;
   std::unique_ptr<CircuitWatch> circuits_;
+  std::unique_ptr<ConfigWatch> config_watch_;
   std::unique_ptr<demo::DemoBackends> demo_;
   std::unique_ptr<admin::AdminServer> admin_;
   uint64_t generation_ = 0;

@@ -160,7 +160,9 @@ TEST(MetricsPromtool, ExpositionAfterTrafficPassesPromtool) {
       sumSamples(m, "fiberlb_failovers_total", {{"from", "ap-northeast-1"}, {"to", "us-east-1"}}),
       1)
       << m;
-  EXPECT_EQ(sumSamples(m, "fiberlb_config_reloads_total", {{"result", "failure"}}), 1) << m;
+  // At least the SIGHUP's; the file watch may have tried the same edit first if the signal
+  // came more than its quiet time after the write.
+  EXPECT_GE(sumSamples(m, "fiberlb_config_reloads_total", {{"result", "failure"}}), 1) << m;
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// GET /health and POST /api/config/reload.
+// GET /health, POST /api/config/reload and GET /api/config/reload.
 
 #include <gtest/gtest.h>
 
@@ -65,7 +65,52 @@ TEST(ConfigHandler, InvalidConfigIs400WithTheDiagnostics) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(body(r)["error"], "invalid_config");
   EXPECT_NE(body(r)["message"].get<std::string>().find("fiberlb.toml:3:8"), std::string::npos);
-  EXPECT_EQ(admin.call("GET", "/api/config/reload").status, 405);
+  EXPECT_EQ(admin.call("PUT", "/api/config/reload").status, 405);
+}
+
+TEST(ConfigHandler, ReloadStatusIsNullBeforeAnyReload) {
+  FakeAdmin admin;
+  admin.counters.config_path = "/etc/fiberlb/config.toml";
+  admin.counters.watching_config = true;
+  Response r = admin.call("GET", "/api/config/reload");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = body(r);
+  EXPECT_TRUE(j["last_reload"].is_null());
+  EXPECT_EQ(j["config_path"], "/etc/fiberlb/config.toml");
+  EXPECT_EQ(j["watching"], true);
+  EXPECT_TRUE(body(admin.call("GET", "/health"))["checks"]["last_reload"].is_null());
+}
+
+TEST(ConfigHandler, ReloadStatusShowsTheLastFailureAndHealthSaysSo) {
+  FakeAdmin admin;
+  ReloadOutcome failed;
+  failed.trigger = "file";
+  failed.ok = false;
+  failed.error = "fiberlb.toml:3:8: standalone.loadbalancers[0].port: required";
+  failed.at_unix_ms = 1764000000000;
+  admin.counters.last_reload = failed;
+  Json j = body(admin.call("GET", "/api/config/reload"));
+  EXPECT_EQ(j["last_reload"]["trigger"], "file");
+  EXPECT_EQ(j["last_reload"]["result"], "failure");
+  EXPECT_EQ(j["last_reload"]["error"], failed.error);
+  EXPECT_EQ(j["last_reload"]["at"], "2025-11-24T16:00:00.000Z");
+  Json health = body(admin.call("GET", "/health"));
+  EXPECT_EQ(health["checks"]["last_reload"], "failure");
+  EXPECT_EQ(health["status"], "healthy");  // a failed edit changes nothing that serves
+}
+
+TEST(ConfigHandler, ReloadStatusListsTheChangesOfASuccess) {
+  FakeAdmin admin;
+  ReloadOutcome ok;
+  ok.trigger = "signal";
+  ok.ok = true;
+  ok.changes.added = {"web/new"};
+  admin.counters.last_reload = ok;
+  Json j = body(admin.call("GET", "/api/config/reload"));
+  EXPECT_EQ(j["last_reload"]["result"], "success");
+  EXPECT_EQ(j["last_reload"]["error"], "");
+  EXPECT_EQ(j["last_reload"]["changes"]["added"], Json::parse(R"(["web/new"])"));
+  EXPECT_EQ(body(admin.call("GET", "/health"))["checks"]["last_reload"], "success");
 }
 
 }  // namespace

@@ -1,0 +1,101 @@
+#include "src/control/config_watch.h"
+
+#include <xxhash.h>
+
+#include <fstream>
+#include <iterator>
+#include <utility>
+
+#include "src/util/log.h"
+
+namespace fiberlb::control {
+
+namespace {
+
+// "dir/name" -> {"dir", "name"}; a bare name lives in ".".
+std::pair<std::string, std::string> splitPath(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {".", path};
+  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+}
+
+}  // namespace
+
+ConfigWatch::ConfigWatch(uv_loop_t* loop, std::string path, std::function<void()> changed)
+    : loop_(loop), path_(std::move(path)), changed_(std::move(changed)) {
+  std::tie(directory_, basename_) = splitPath(path_);
+}
+
+ConfigWatch::~ConfigWatch() {
+  close();
+}
+
+bool ConfigWatch::start(std::string* error) {
+  started_ = true;
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&directory_event_), reinterpret_cast<uv_handle_t*>(&poll_),
+        reinterpret_cast<uv_handle_t*>(&quiet_)})
+    h->data = this;
+  uv_timer_init(loop_, &quiet_);
+  uv_fs_poll_init(loop_, &poll_);
+  uv_fs_poll_start(&poll_, &ConfigWatch::onPoll, path_.c_str(), kPollIntervalMs);
+  uv_fs_event_init(loop_, &directory_event_);
+  const int rc =
+      uv_fs_event_start(&directory_event_, &ConfigWatch::onDirectoryEvent, directory_.c_str(), 0);
+  if (rc != 0) {
+    *error = "cannot watch " + directory_ + ": " + uv_strerror(rc) +
+             " (changes are still noticed by polling, within a second)";
+    return false;
+  }
+  return true;
+}
+
+void ConfigWatch::close() {
+  if (!started_ || closed_) return;
+  closed_ = true;
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&directory_event_), reinterpret_cast<uv_handle_t*>(&poll_),
+        reinterpret_cast<uv_handle_t*>(&quiet_)})
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+}
+
+std::optional<uint64_t> ConfigWatch::hashFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return std::nullopt;
+  return XXH3_64bits(bytes.data(), bytes.size());
+}
+
+void ConfigWatch::onDirectoryEvent(uv_fs_event_t* handle, const char* filename, int, int status) {
+  auto* self = static_cast<ConfigWatch*>(handle->data);
+  if (status != 0) {
+    FLB_LOG(Warn, "config watch on %s: %s (polling continues)", self->directory_.c_str(),
+            uv_strerror(status));
+    return;
+  }
+  // Other files of the directory (the state file may live there) are not ours; a missing
+  // name (overflowed queue) may be.
+  if (filename == nullptr || self->basename_ == filename) self->poke();
+}
+
+void ConfigWatch::onPoll(uv_fs_poll_t* handle, int, const uv_stat_t*, const uv_stat_t*) {
+  // Called when the stat changed (or started/stopped failing): a look costs one read.
+  static_cast<ConfigWatch*>(handle->data)->poke();
+}
+
+void ConfigWatch::poke() {
+  if (closed_) return;
+  uv_timer_start(&quiet_, &ConfigWatch::onQuiet, kQuietMs, 0);
+}
+
+void ConfigWatch::onQuiet(uv_timer_t* handle) {
+  auto* self = static_cast<ConfigWatch*>(handle->data);
+  // Missing (mid-replace) or unreadable: the event that completes the replacement follows.
+  const std::optional<uint64_t> hash = hashFile(self->path_);
+  if (!hash || hash == self->loaded_hash_) return;
+  FLB_LOG(Info, "config file %s changed: reloading", self->path_.c_str());
+  self->changed_();
+}
+
+}  // namespace fiberlb::control

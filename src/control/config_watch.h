@@ -1,0 +1,67 @@
+#pragma once
+// Watches the config file so that editing it is enough (SPEC §3 "Reload": a change of the
+// file on disk reloads). Two sources feed one debounce:
+//  - an inotify watch (uv_fs_event) on the file's directory: editors and config managers
+//    replace the file by rename, which a watch on the file itself would lose with its inode;
+//    in-place writes through the directory show up there too;
+//  - a stat poll (uv_fs_poll, 1 s) of the path: it sees what inotify cannot, a bind-mounted
+//    file rewritten from outside the mount, a symlink swapped (Kubernetes ConfigMaps), NFS.
+// Either one (re)starts a short quiet timer; when it fires the file is read and hashed, and
+// only content different from the last content loaded (by any trigger) calls `changed`.
+// So a burst of writes is one reload, and touching the file, or a reload by SIGHUP/API
+// followed by the watch noticing the same edit, is none.
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace fiberlb::control {
+
+class ConfigWatch {
+ public:
+  // Events closer together than this are one change; a writer that pauses longer mid-file
+  // causes a failed reload of the partial file, then a good one.
+  static constexpr uint64_t kQuietMs = 100;
+  static constexpr unsigned kPollIntervalMs = 1000;
+
+  // `changed` runs on `loop` when the file holds content not loaded before.
+  ConfigWatch(uv_loop_t* loop, std::string path, std::function<void()> changed);
+  ~ConfigWatch();
+  ConfigWatch(const ConfigWatch&) = delete;
+  ConfigWatch& operator=(const ConfigWatch&) = delete;
+
+  // Starts both sources. False + `error` when the directory cannot be watched (the poll
+  // still runs then, so changes are still noticed, within a second).
+  bool start(std::string* error);
+  // Records the content a reload just read, whatever triggered it.
+  void noteLoaded(std::optional<uint64_t> content_hash) { loaded_hash_ = content_hash; }
+  // Stops watching and releases the handles (shutdown).
+  void close();
+
+  // XXH3 of the file's bytes; nullopt when it cannot be read.
+  static std::optional<uint64_t> hashFile(const std::string& path);
+
+ private:
+  static void onDirectoryEvent(uv_fs_event_t* handle, const char* filename, int events, int status);
+  static void onPoll(uv_fs_poll_t* handle, int status, const uv_stat_t* prev,
+                     const uv_stat_t* curr);
+  static void onQuiet(uv_timer_t* handle);
+  void poke();
+
+  uv_loop_t* loop_;
+  std::string path_;
+  std::string directory_;
+  std::string basename_;
+  std::function<void()> changed_;
+  std::optional<uint64_t> loaded_hash_;
+  uv_fs_event_t directory_event_{};
+  uv_fs_poll_t poll_{};
+  uv_timer_t quiet_{};
+  bool started_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace fiberlb::control
