@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "src/check_command.h"
 #include "src/control/control_loop.h"
 #include "src/net/tls/client_context.h"
 #include "src/net/tls/tls_context.h"
@@ -57,8 +58,10 @@ size_t checkCertificates(const fiberlb::config::Config& config) {
   return errors;
 }
 
-// `fiberlb check PATH`: validate like `nginx -t`.
-int runCheck(const std::string& path, const fiberlb::config::Overrides& overrides) {
+// `fiberlb check PATH [--against RUNNING_PATH]`: validate like `nginx -t`, then show what a
+// reload from RUNNING_PATH would change.
+int runCheck(const std::string& path, const std::string& against,
+             const fiberlb::config::Overrides& overrides) {
   LoadResult result = fiberlb::config::loadFile(path, overrides);
   printDiagnostics(result);
   const size_t errors = result.ok() ? checkCertificates(result.config) : result.errors.size();
@@ -69,7 +72,8 @@ int runCheck(const std::string& path, const fiberlb::config::Overrides& override
   }
   fprintf(stderr, "%s: configuration is valid (%zu load balancer%s)\n", path.c_str(),
           result.config.loadbalancers.size(), result.config.loadbalancers.size() == 1 ? "" : "s");
-  return 0;
+  if (against.empty()) return 0;
+  return fiberlb::printReloadPreview(result.config, against, overrides);
 }
 
 }  // namespace
@@ -90,6 +94,11 @@ int main(int argc, char** argv) {
   std::string check_path;
   CLI::App* check = app.add_subcommand("check", "validate a configuration file and exit (0/1)");
   check->add_option("path", check_path, "configuration file")->required();
+  std::string against_path;
+  check
+      ->add_option("--against", against_path,
+                   "the running proxy's config file: also print what a reload would change")
+      ->type_name("RUNNING_PATH");
   CLI11_PARSE(app, argc, argv);
 
   fiberlb::config::Overrides overrides;
@@ -98,7 +107,7 @@ int main(int argc, char** argv) {
   overrides.log_level = log_level;
   overrides.demo = demo;
 
-  if (check->parsed()) return runCheck(check_path, overrides);
+  if (check->parsed()) return runCheck(check_path, against_path, overrides);
 
   std::string path = fiberlb::config::findConfigPath(config_path);
   if (path.empty()) {
