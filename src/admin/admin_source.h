@@ -32,7 +32,8 @@ struct ChangeLists {
 struct ReloadOutcome {
   std::string trigger;  // "file" (the watch), "signal" (SIGHUP) or "api"
   bool ok = false;
-  std::string error;  // why it failed (file:line:col: ...); empty on success
+  std::string error;                  // why it failed (file:line:col: ...); empty on success
+  std::vector<std::string> warnings;  // e.g. unknown keys ("did you mean ...?"), file:line:col
   int64_t at_unix_ms = 0;
   ChangeLists changes;
 };

@@ -28,6 +28,7 @@ Response getReloadStatus(const AdminSource& source) {
         {"trigger", r->trigger},
         {"result", r->ok ? "success" : "failure"},
         {"error", r->error},
+        {"warnings", r->warnings},
         {"at", lb::rfc3339Utc(r->at_unix_ms)},
         {"changes", Json{{"added", r->changes.added},
                          {"removed", r->changes.removed},

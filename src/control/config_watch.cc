@@ -59,12 +59,17 @@ void ConfigWatch::close() {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
 }
 
-std::optional<uint64_t> ConfigWatch::hashFile(const std::string& path) {
+std::optional<uint64_t> ConfigWatch::hashFile(const std::string& path, bool* empty) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) return std::nullopt;
+  if (empty != nullptr) *empty = isBlank(bytes);
   return XXH3_64bits(bytes.data(), bytes.size());
+}
+
+bool ConfigWatch::isBlank(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
 void ConfigWatch::onDirectoryEvent(uv_fs_event_t* handle, const char* filename, int, int status) {
@@ -91,9 +96,12 @@ void ConfigWatch::poke() {
 
 void ConfigWatch::onQuiet(uv_timer_t* handle) {
   auto* self = static_cast<ConfigWatch*>(handle->data);
-  // Missing (mid-replace) or unreadable: the event that completes the replacement follows.
-  const std::optional<uint64_t> hash = hashFile(self->path_);
-  if (!hash || hash == self->loaded_hash_) return;
+  // Missing, unreadable or empty: a replacement or a rewrite (`>` truncates first) in
+  // progress; the event that completes it follows. An empty config would stop every
+  // listener, which nobody means by saving a file.
+  bool empty = false;
+  const std::optional<uint64_t> hash = hashFile(self->path_, &empty);
+  if (!hash || empty || hash == self->loaded_hash_) return;
   FLB_LOG(Info, "config file %s changed: reloading", self->path_.c_str());
   self->changed_();
 }

@@ -9,7 +9,8 @@
 // Either one (re)starts a short quiet timer; when it fires the file is read and hashed, and
 // only content different from the last content loaded (by any trigger) calls `changed`.
 // So a burst of writes is one reload, and touching the file, or a reload by SIGHUP/API
-// followed by the watch noticing the same edit, is none.
+// followed by the watch noticing the same edit, is none. A file that is empty at that
+// moment is a write in progress, never a reload.
 
 #include <uv.h>
 
@@ -17,6 +18,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace fiberlb::control {
 
@@ -41,8 +43,10 @@ class ConfigWatch {
   // Stops watching and releases the handles (shutdown).
   void close();
 
-  // XXH3 of the file's bytes; nullopt when it cannot be read.
-  static std::optional<uint64_t> hashFile(const std::string& path);
+  // XXH3 of the file's bytes; nullopt when it cannot be read. `empty` (optional): whether it
+  // holds nothing but whitespace.
+  static std::optional<uint64_t> hashFile(const std::string& path, bool* empty = nullptr);
+  static bool isBlank(std::string_view text);
 
  private:
   static void onDirectoryEvent(uv_fs_event_t* handle, const char* filename, int events, int status);

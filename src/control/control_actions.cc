@@ -241,19 +241,36 @@ admin::ActionResult ControlLoop::reloadFrom(const char* trigger) {
   if (auto refused = refuseWhileShuttingDown()) return *refused;
   // What this reload reads is what the watch has seen loaded: it does not reload the same
   // edit a second time when it notices it after SIGHUP or the API did.
-  if (config_watch_) config_watch_->noteLoaded(ConfigWatch::hashFile(config_path_));
-  admin::ActionResult result = attemptReload();
+  bool empty = false;
+  if (!config_path_.empty()) {
+    const std::optional<uint64_t> hash = ConfigWatch::hashFile(config_path_, &empty);
+    if (config_watch_) config_watch_->noteLoaded(hash);
+  }
+  std::vector<std::string> warnings;
+  admin::ActionResult result = empty ? refuseEmptyFile() : attemptReload(&warnings);
   admin::ReloadOutcome outcome;
   outcome.trigger = trigger;
   outcome.ok = result.ok();
   outcome.error = result.ok() ? "" : result.message;
+  outcome.warnings = std::move(warnings);
   outcome.at_unix_ms = util::unixNowMs();
   outcome.changes = result.changes;
   counters_.last_reload = std::move(outcome);
   return result;
 }
 
-admin::ActionResult ControlLoop::attemptReload() {
+// An empty file is a write in progress far more often than a wish to stop every listener
+// (which a file with only [standalone.server] still expresses).
+admin::ActionResult ControlLoop::refuseEmptyFile() {
+  const std::string message =
+      config_path_ +
+      ": the file is empty (a write in progress?); keeping the running configuration";
+  FLB_LOG(Error, "config reload failed: %s", message.c_str());
+  counters_.reloads_failed++;
+  return admin::ActionResult::fail(400, "invalid_config", message);
+}
+
+admin::ActionResult ControlLoop::attemptReload(std::vector<std::string>* warnings) {
   if (config_path_.empty()) {
     FLB_LOG(Warn, "config reload failed: fiberlb was started without a config file");
     counters_.reloads_failed++;
@@ -261,8 +278,10 @@ admin::ActionResult ControlLoop::attemptReload() {
                                      "fiberlb was started without a config file");
   }
   config::LoadResult loaded = config::loadFile(config_path_, overrides_);
-  for (const config::Diagnostic& w : loaded.warnings)
+  for (const config::Diagnostic& w : loaded.warnings) {
     FLB_LOG(Warn, "%s", w.str().c_str());
+    warnings->push_back(w.str());
+  }
   if (!loaded.ok()) {
     for (const config::Diagnostic& e : loaded.errors)
       FLB_LOG(Error, "config reload failed: %s", e.str().c_str());

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "src/net/listen_socket.h"
+#include "src/util/log.h"
 
 namespace fiberlb::control {
 
@@ -53,7 +54,14 @@ void ListenerTable::retainOnly(const config::Config& cfg) {
   std::set<std::string> keep;
   for (const config::LoadBalancer& lb : cfg.loadbalancers)
     keep.insert(keyOf(lb));
-  std::erase_if(specs_, [&](const auto& entry) { return keep.count(entry.first) == 0; });
+  std::erase_if(specs_, [&](const auto& entry) {
+    if (keep.count(entry.first) != 0) return false;
+    // The workers close their handles when they apply the update; established connections
+    // stay.
+    FLB_LOG(Info, "stopped listening addr=%s (no load balancer uses it any more)",
+            entry.second.bound.str().c_str());
+    return true;
+  });
 }
 
 }  // namespace fiberlb::control

@@ -129,17 +129,6 @@ class Cluster {
   std::map<std::string, std::string> region_of_;
 };
 
-Response adminCall(uint16_t port, const std::string& method, const std::string& path,
-                   const std::string& body = "") {
-  std::string request = method + " " + path + " HTTP/1.1\r\nHost: admin.test\r\n";
-  if (!body.empty() || method != "GET") {
-    request +=
-        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  request += "Connection: close\r\n\r\n" + body;
-  return fetch(port, request, deadlineIn(5000));
-}
-
 json parseJson(const Response& r) {
   return json::parse(r.body, nullptr, /*allow_exceptions=*/false);
 }
@@ -311,7 +300,7 @@ TEST(RegionFailover, OperatorSwitchesThroughTheApi) {
   ASSERT_NE(admin, 0);
   ASSERT_EQ(activeRegion(admin), kTokyo);
 
-  Response post = adminCall(
+  Response post = adminRequest(
       admin, "POST", "/api/geo/failover",
       json{{"to_region", kIreland}, {"reason", "maintenance drill"}, {"triggered_by", "alice"}}
           .dump());
@@ -325,7 +314,7 @@ TEST(RegionFailover, OperatorSwitchesThroughTheApi) {
   expectTrafficGoesTo(cluster, lb.port(), kIreland);
 
   Response put =
-      adminCall(admin, "PUT", "/api/geo/active-region", json{{"region_id", kVirginia}}.dump());
+      adminRequest(admin, "PUT", "/api/geo/active-region", json{{"region_id", kVirginia}}.dump());
   ASSERT_TRUE(put.ok()) << put.error;
   ASSERT_EQ(put.status, 200) << put.body;
   EXPECT_EQ(activeRegion(admin), kVirginia);
@@ -333,17 +322,17 @@ TEST(RegionFailover, OperatorSwitchesThroughTheApi) {
 
   // Rejected switches: unknown region (404), a from_region that is not active (409).
   Response unknown =
-      adminCall(admin, "POST", "/api/geo/failover", json{{"to_region", "mars-north-1"}}.dump());
+      adminRequest(admin, "POST", "/api/geo/failover", json{{"to_region", "mars-north-1"}}.dump());
   ASSERT_TRUE(unknown.ok()) << unknown.error;
   EXPECT_EQ(unknown.status, 404) << unknown.body;
   EXPECT_TRUE(parseJson(unknown).contains("error")) << unknown.body;
-  Response stale = adminCall(admin, "POST", "/api/geo/failover",
-                             json{{"from_region", kTokyo}, {"to_region", kIreland}}.dump());
+  Response stale = adminRequest(admin, "POST", "/api/geo/failover",
+                                json{{"from_region", kTokyo}, {"to_region", kIreland}}.dump());
   ASSERT_TRUE(stale.ok()) << stale.error;
   EXPECT_EQ(stale.status, 409) << stale.body;
   EXPECT_TRUE(parseJson(stale).contains("error")) << stale.body;
-  Response put_unknown =
-      adminCall(admin, "PUT", "/api/geo/active-region", json{{"region_id", "mars-north-1"}}.dump());
+  Response put_unknown = adminRequest(admin, "PUT", "/api/geo/active-region",
+                                      json{{"region_id", "mars-north-1"}}.dump());
   ASSERT_TRUE(put_unknown.ok()) << put_unknown.error;
   EXPECT_EQ(put_unknown.status, 404) << put_unknown.body;
   EXPECT_EQ(activeRegion(admin), kVirginia);
@@ -395,7 +384,7 @@ TEST(RegionFailover, ManualFailbackNeverReturnsByItself) {
 
   // The operator returns.
   Response put =
-      adminCall(admin, "PUT", "/api/geo/active-region", json{{"region_id", kTokyo}}.dump());
+      adminRequest(admin, "PUT", "/api/geo/active-region", json{{"region_id", kTokyo}}.dump());
   ASSERT_EQ(put.status, 200) << put.body;
   expectTrafficGoesTo(cluster, lb.port(), kTokyo);
 }
@@ -462,7 +451,7 @@ TEST(RegionFailover, NoServingRegionAnswers503WithRetryAfter) {
     EXPECT_GT(std::stoi(retry_after), 0);
   }
 
-  Response h = adminCall(admin, "GET", "/health");
+  Response h = adminRequest(admin, "GET", "/health");
   ASSERT_TRUE(h.ok()) << h.error;
   EXPECT_EQ(h.status, 503) << h.body;
   EXPECT_EQ(parseJson(h).value("status", ""), "unhealthy") << h.body;
@@ -476,7 +465,7 @@ TEST(RegionFailover, NoServingRegionAnswers503WithRetryAfter) {
       },
       deadlineIn(10000), milliseconds(20)));
   EXPECT_EQ(activeRegion(admin), kVirginia);
-  EXPECT_EQ(adminCall(admin, "GET", "/health").status, 200);
+  EXPECT_EQ(adminRequest(admin, "GET", "/health").status, 200);
 }
 
 TEST(RegionFailover, FirstChoiceAtStartIsTheHighestPriorityServingRegion) {
@@ -507,17 +496,18 @@ TEST(RegionFailover, ActiveRegionHistoryAndAdminChangesSurviveARestart) {
   const std::string to = from == kIreland ? kVirginia : kIreland;
   const std::string to_name = to == kIreland ? "ireland" : "virginia";
 
-  Response post = adminCall(
+  Response post = adminRequest(
       admin, "POST", "/api/geo/failover",
       json{{"to_region", to}, {"reason", "restart drill"}, {"triggered_by", "bob"}}.dump());
   ASSERT_EQ(post.status, 200) << post.body;
   const std::string event_id = parseJson(post)["event"].value("event_id", "");
   ASSERT_FALSE(event_id.empty()) << post.body;
-  Response drain = adminCall(admin, "PATCH", "/api/loadbalancers/web/backends/" + to_name + "-2",
-                             json{{"state", "drain"}}.dump());
+  Response drain = adminRequest(admin, "PATCH", "/api/loadbalancers/web/backends/" + to_name + "-2",
+                                json{{"state", "drain"}}.dump());
   ASSERT_EQ(drain.status, 200) << drain.body;
-  Response weight = adminCall(admin, "PATCH", "/api/loadbalancers/web/backends/" + to_name + "-1",
-                              json{{"weight", 50}}.dump());
+  Response weight =
+      adminRequest(admin, "PATCH", "/api/loadbalancers/web/backends/" + to_name + "-1",
+                   json{{"weight", 50}}.dump());
   ASSERT_EQ(weight.status, 200) << weight.body;
 
   // The switch is in the state file.

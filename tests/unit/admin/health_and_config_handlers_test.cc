@@ -105,11 +105,15 @@ TEST(ConfigHandler, ReloadStatusListsTheChangesOfASuccess) {
   ok.trigger = "signal";
   ok.ok = true;
   ok.changes.added = {"web/new"};
+  ok.warnings = {
+      "fiberlb.toml:7:1: standalone.loadbalancers[0].methd: unknown key 'methd' "
+      "(ignored); did you mean 'method'?"};
   admin.counters.last_reload = ok;
   Json j = body(admin.call("GET", "/api/config/reload"));
   EXPECT_EQ(j["last_reload"]["result"], "success");
   EXPECT_EQ(j["last_reload"]["error"], "");
   EXPECT_EQ(j["last_reload"]["changes"]["added"], Json::parse(R"(["web/new"])"));
+  EXPECT_EQ(j["last_reload"]["warnings"], Json(ok.warnings));
   EXPECT_EQ(body(admin.call("GET", "/health"))["checks"]["last_reload"], "success");
 }
 

@@ -120,6 +120,19 @@ TEST_F(ConfigWatchTest, ContentAReloadAlreadyLoadedIsNoChange) {
   EXPECT_EQ(changes_, 0);
 }
 
+// `>` truncates first: an empty file is a write in progress, never a change.
+TEST_F(ConfigWatchTest, AnEmptyFileIsAWriteInProgress) {
+  write(path_, "");
+  runFor(ConfigWatch::kQuietMs * 4);
+  EXPECT_EQ(changes_, 0);
+  write(path_, " \n\t\n");
+  runFor(ConfigWatch::kQuietMs * 4);
+  EXPECT_EQ(changes_, 0);
+  write(path_, "a = 6\n");
+  runUntilChanges(1);
+  EXPECT_EQ(changes_, 1);
+}
+
 TEST_F(ConfigWatchTest, OtherFilesInTheDirectoryAreIgnored) {
   write(dir_.path() + "/state.json", "{}");
   runFor(ConfigWatch::kQuietMs * 4);
