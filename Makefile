@@ -38,6 +38,12 @@ bench:
 	@scripts/install-deps.sh bench
 	bench/run.sh
 
+# Reload time of a 1,000-backend config and its effect on p99 under load (bench/README.md).
+.PHONY: bench-reload
+bench-reload: build
+	@scripts/install-deps.sh bench
+	bench/reload_time.py
+
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
 

@@ -446,7 +446,7 @@ TEST_F(AdminGeoApi, ConfigReloadAnswersWithChangesOrTheError) {
   lb_.dir().write("fiberlb.toml", "[standalone.server]\nworkers = \"many\"\n");
   expectError(call("POST", "/api/config/reload"), 400, "invalid_config");
   EXPECT_EQ(get("/api/geo/nodes").size(), 7u) << "the running config must stay";
-  EXPECT_EQ(call("GET", "/api/config/reload").status, 405);
+  EXPECT_EQ(call("PUT", "/api/config/reload").status, 405);
 }
 
 TEST(AdminGeoApiAuth, TheTokenGuardsChangesButNotReads) {
