@@ -39,6 +39,7 @@ bool ConfigWatch::start(std::string* error) {
   uv_timer_init(loop_, &quiet_);
   uv_fs_poll_init(loop_, &poll_);
   uv_fs_poll_start(&poll_, &ConfigWatch::onPoll, path_.c_str(), kPollIntervalMs);
+  watchAlso(std::exchange(named_files_, {}));  // the polls of files named before start()
   uv_fs_event_init(loop_, &directory_event_);
   const int rc =
       uv_fs_event_start(&directory_event_, &ConfigWatch::onDirectoryEvent, directory_.c_str(), 0);
@@ -50,9 +51,43 @@ bool ConfigWatch::start(std::string* error) {
   return true;
 }
 
+void ConfigWatch::watchAlso(std::vector<std::string> files) {
+  if (files == named_files_) return;
+  closeNamedFilePolls();
+  named_files_ = std::move(files);
+  if (!started_ || closed_) return;
+  for (const std::string& file : named_files_) {
+    auto* poll = new uv_fs_poll_t;
+    uv_fs_poll_init(loop_, poll);
+    poll->data = this;
+    uv_fs_poll_start(poll, &ConfigWatch::onPoll, file.c_str(), kPollIntervalMs);
+    named_file_polls_.push_back(poll);
+  }
+}
+
+void ConfigWatch::closeNamedFilePolls() {
+  for (uv_fs_poll_t* poll : named_file_polls_)
+    uv_close(reinterpret_cast<uv_handle_t*>(poll),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_poll_t*>(h); });
+  named_file_polls_.clear();
+}
+
+std::optional<uint64_t> ConfigWatch::inputsHash(bool* config_empty) const {
+  std::vector<uint64_t> hashes;
+  const std::optional<uint64_t> config = hashFile(path_, config_empty);
+  if (!config) return std::nullopt;
+  hashes.push_back(*config);
+  // A named file that cannot be read hashes as a marker: its coming back is a change too.
+  constexpr uint64_t kUnreadable = 0x6d697373696e6721ULL;
+  for (const std::string& file : named_files_)
+    hashes.push_back(hashFile(file).value_or(kUnreadable));
+  return XXH3_64bits(hashes.data(), hashes.size() * sizeof(uint64_t));
+}
+
 void ConfigWatch::close() {
   if (!started_ || closed_) return;
   closed_ = true;
+  closeNamedFilePolls();
   for (uv_handle_t* h :
        {reinterpret_cast<uv_handle_t*>(&directory_event_), reinterpret_cast<uv_handle_t*>(&poll_),
         reinterpret_cast<uv_handle_t*>(&quiet_)})
@@ -81,17 +116,22 @@ void ConfigWatch::onDirectoryEvent(uv_fs_event_t* handle, const char* filename, 
   }
   // Other files of the directory (the state file may live there) are not ours; a missing
   // name (overflowed queue) may be.
-  if (filename == nullptr || self->basename_ == filename) self->poke();
+  if (filename == nullptr || self->basename_ == filename) self->poke(kQuietMs);
 }
 
 void ConfigWatch::onPoll(uv_fs_poll_t* handle, int, const uv_stat_t*, const uv_stat_t*) {
   // Called when the stat changed (or started/stopped failing): a look costs one read.
-  static_cast<ConfigWatch*>(handle->data)->poke();
+  auto* self = static_cast<ConfigWatch*>(handle->data);
+  // A certificate and its key are replaced one after the other, and each file has its own
+  // poll: wait one more poll round so both are read together, not a new certificate with
+  // the old key.
+  const bool named_file = handle != &self->poll_;
+  self->poke(named_file ? kPollIntervalMs + kQuietMs : kQuietMs);
 }
 
-void ConfigWatch::poke() {
+void ConfigWatch::poke(uint64_t quiet_ms) {
   if (closed_) return;
-  uv_timer_start(&quiet_, &ConfigWatch::onQuiet, kQuietMs, 0);
+  uv_timer_start(&quiet_, &ConfigWatch::onQuiet, quiet_ms, 0);
 }
 
 void ConfigWatch::onQuiet(uv_timer_t* handle) {
@@ -100,9 +140,9 @@ void ConfigWatch::onQuiet(uv_timer_t* handle) {
   // progress; the event that completes it follows. An empty config would stop every
   // listener, which nobody means by saving a file.
   bool empty = false;
-  const std::optional<uint64_t> hash = hashFile(self->path_, &empty);
+  const std::optional<uint64_t> hash = self->inputsHash(&empty);
   if (!hash || empty || hash == self->loaded_hash_) return;
-  FLB_LOG(Info, "config file %s changed: reloading", self->path_.c_str());
+  FLB_LOG(Info, "config file %s (or a file it names) changed: reloading", self->path_.c_str());
   self->changed_();
 }
 

@@ -11,6 +11,8 @@
 // So a burst of writes is one reload, and touching the file, or a reload by SIGHUP/API
 // followed by the watch noticing the same edit, is none. A file that is empty at that
 // moment is a write in progress, never a reload.
+// The files the config names (certificates, keys, CA files) are polled the same way and
+// are part of the hash: a renewed certificate is served without a reload command.
 
 #include <uv.h>
 
@@ -19,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fiberlb::control {
 
@@ -38,8 +41,13 @@ class ConfigWatch {
   // Starts both sources. False + `error` when the directory cannot be watched (the poll
   // still runs then, so changes are still noticed, within a second).
   bool start(std::string* error);
-  // Records the content a reload just read, whatever triggered it.
-  void noteLoaded(std::optional<uint64_t> content_hash) { loaded_hash_ = content_hash; }
+  // Also watch these files (replacing the previous list): what the running config names.
+  void watchAlso(std::vector<std::string> files);
+  // The hash of the config file and of every file watched with it; nullopt when the config
+  // cannot be read. `config_empty` (optional): whether the config holds only whitespace.
+  std::optional<uint64_t> inputsHash(bool* config_empty = nullptr) const;
+  // Records the inputs a reload just read (inputsHash()), whatever triggered it.
+  void noteLoaded(std::optional<uint64_t> inputs_hash) { loaded_hash_ = inputs_hash; }
   // Stops watching and releases the handles (shutdown).
   void close();
 
@@ -53,7 +61,8 @@ class ConfigWatch {
   static void onPoll(uv_fs_poll_t* handle, int status, const uv_stat_t* prev,
                      const uv_stat_t* curr);
   static void onQuiet(uv_timer_t* handle);
-  void poke();
+  void poke(uint64_t quiet_ms);
+  void closeNamedFilePolls();
 
   uv_loop_t* loop_;
   std::string path_;
@@ -64,6 +73,8 @@ class ConfigWatch {
   uv_fs_event_t directory_event_{};
   uv_fs_poll_t poll_{};
   uv_timer_t quiet_{};
+  std::vector<std::string> named_files_;
+  std::vector<uv_fs_poll_t*> named_file_polls_;  // one per named file, heap: closed async
   bool started_ = false;
   bool closed_ = false;
 };

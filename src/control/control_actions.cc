@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "config/config_diff.h"
+#include "config/config_files.h"
 #include "lb/snapshot_builder.h"
 #include "src/control/control_loop.h"
 #include "src/util/log.h"
@@ -242,12 +243,19 @@ admin::ActionResult ControlLoop::reloadFrom(const char* trigger) {
   // What this reload reads is what the watch has seen loaded: it does not reload the same
   // edit a second time when it notices it after SIGHUP or the API did.
   bool empty = false;
-  if (!config_path_.empty()) {
-    const std::optional<uint64_t> hash = ConfigWatch::hashFile(config_path_, &empty);
-    if (config_watch_) config_watch_->noteLoaded(hash);
+  if (config_watch_) {
+    config_watch_->noteLoaded(config_watch_->inputsHash(&empty));
+  } else if (!config_path_.empty()) {
+    ConfigWatch::hashFile(config_path_, &empty);
   }
   std::vector<std::string> warnings;
   admin::ActionResult result = empty ? refuseEmptyFile() : attemptReload(&warnings);
+  if (result.ok() && config_watch_) {
+    // The new config may name other certificate files: watch those, and take the hash
+    // over them so the change just loaded is not loaded again.
+    config_watch_->watchAlso(config::filesNamedBy(*file_config_));
+    config_watch_->noteLoaded(config_watch_->inputsHash());
+  }
   admin::ReloadOutcome outcome;
   outcome.trigger = trigger;
   outcome.ok = result.ok();

@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "config/config_files.h"
 #include "config/value_syntax.h"
 #include "health/health_monitor.h"
 #include "lb/snapshot_builder.h"
@@ -194,9 +195,10 @@ void ControlLoop::startConfigWatch() {
   if (config_path_.empty()) return;  // built-in config: nothing to watch
   config_watch_ =
       std::make_unique<ConfigWatch>(&loop_, config_path_, [this] { reloadFrom("file"); });
-  config_watch_->noteLoaded(ConfigWatch::hashFile(config_path_));
   std::string error;
   if (!config_watch_->start(&error)) FLB_LOG(Warn, "config watch: %s", error.c_str());
+  config_watch_->watchAlso(config::filesNamedBy(*file_config_));
+  config_watch_->noteLoaded(config_watch_->inputsHash());
   counters_.config_path = config_path_;
   counters_.watching_config = true;
 }

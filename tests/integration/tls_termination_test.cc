@@ -1011,6 +1011,30 @@ TEST_F(TlsTermination, ReloadServesTheNewCertificateToNewConnectionsAndKeepsOldO
       << "after SIGHUP new connections still get " << seen;
 }
 
+// The config watch polls the files the config names: replacing the certificate and key
+// (each by rename, as certbot or cert-manager do) is enough; no SIGHUP, no API call, and
+// the pair is read together (no "key does not match" from reading one without the other).
+TEST_F(TlsTermination, ARenewedCertificateIsServedWithoutAReloadCommand) {
+  TestBackend b1("b1");
+  auto old_pair = pki_.issue("old.test");
+  auto renewed = pki_.issue("renewed.test");
+  ASSERT_TRUE(old_pair && renewed) << pki_.errors();
+  ASSERT_TRUE(startWithRelativeCerts({{"b1", b1.port()}}, *old_pair));
+  EXPECT_EQ(servedCn(), "old.test");
+
+  installCert(*renewed);
+  std::string seen;
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        seen = servedCn();
+        return seen == "renewed.test";
+      },
+      deadlineIn(10000), milliseconds(100)))
+      << "new connections still get " << seen << "\n"
+      << lb_.process().output();
+  EXPECT_EQ(lb_.process().countLines("config reload failed"), 0u) << lb_.process().output();
+}
+
 TEST_F(TlsTermination, ReloadWithABrokenKeyIsRefusedNamingTheKeyAndTheOldCertificateServes) {
   TestBackend b1("b1");
   auto old_pair = pki_.issue("old.test");

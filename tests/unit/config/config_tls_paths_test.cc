@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
+#include "config/config_files.h"
 #include "tests/unit/config/config_test_util.h"
 
 namespace fiberlb::config {
@@ -98,6 +100,36 @@ TEST(ConfigTlsPaths, BackendTlsDefaultsVerifyWithTheSystemStore) {
   EXPECT_TRUE(b.tls_verify);
   EXPECT_EQ(b.tls_ca_file, "");
   EXPECT_EQ(b.tls_server_name, "");
+}
+
+// What the config watch polls besides the config: every certificate, key and CA file in
+// use, once each; nothing for a [tls] table of an LB that does not terminate TLS.
+TEST(ConfigTlsPaths, FilesNamedByListsCertificatesKeysAndCaFilesOnce) {
+  const std::string toml = std::string(kTlsLb) + R"([[standalone.loadbalancers.backends]]
+name = "b2"
+port = 9001
+tls = true
+tls_ca_file = "ca.pem"
+[[standalone.loadbalancers.backends]]
+name = "b3"
+port = 9002
+tls = true
+tls_ca_file = "ca.pem"
+[[standalone.loadbalancers]]
+name = "plain"
+port = 8080
+[[standalone.loadbalancers.backends]]
+name = "p1"
+port = 9100
+[standalone.loadbalancers.tls]
+cert_file = "unused.crt"
+key_file = "unused.key"
+)";
+  LoadResult r = testing::load(toml);
+  ASSERT_TRUE(r.ok()) << dump(r.errors);
+  EXPECT_EQ(filesNamedBy(r.config),
+            (std::vector<std::string>{"../shared/a.crt", "/etc/ssl/private/api.key", "a.key",
+                                      "ca.pem", "certs/api.crt"}));
 }
 
 }  // namespace

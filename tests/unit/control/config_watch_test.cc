@@ -41,9 +41,9 @@ class ConfigWatchTest : public ::testing::Test {
     write(path_, "a = 1\n");
     watch_ = std::make_unique<ConfigWatch>(&loop_, path_, [this] {
       ++changes_;
-      watch_->noteLoaded(ConfigWatch::hashFile(path_));  // as a reload does
+      watch_->noteLoaded(watch_->inputsHash());  // as a reload does
     });
-    watch_->noteLoaded(ConfigWatch::hashFile(path_));
+    watch_->noteLoaded(watch_->inputsHash());
     std::string error;
     ASSERT_TRUE(watch_->start(&error)) << error;
   }
@@ -115,7 +115,7 @@ TEST_F(ConfigWatchTest, SameContentIsNoChange) {
 
 TEST_F(ConfigWatchTest, ContentAReloadAlreadyLoadedIsNoChange) {
   write(path_, "a = 4\n");
-  watch_->noteLoaded(ConfigWatch::hashFile(path_));  // SIGHUP got there first
+  watch_->noteLoaded(watch_->inputsHash());  // SIGHUP got there first
   runFor(ConfigWatch::kQuietMs * 4);
   EXPECT_EQ(changes_, 0);
 }
@@ -144,6 +144,36 @@ TEST_F(ConfigWatchTest, ClosedWatchReportsNothing) {
   write(path_, "a = 5\n");
   runFor(ConfigWatch::kQuietMs * 3);
   EXPECT_EQ(changes_, 0);
+}
+
+// A renewed certificate (a file the config names) reloads too; the stat poll notices it.
+TEST_F(ConfigWatchTest, AChangeOfANamedFileIsAChange) {
+  const std::string cert = dir_.path() + "/site.crt";
+  write(cert, "old certificate");
+  watch_->watchAlso({cert});
+  watch_->noteLoaded(watch_->inputsHash());
+  runFor(ConfigWatch::kQuietMs * 2);
+  EXPECT_EQ(changes_, 0);
+  const std::string tmp = cert + ".new";
+  write(tmp, "renewed certificate");
+  ASSERT_EQ(std::rename(tmp.c_str(), cert.c_str()), 0);
+  runUntilChanges(1);
+  EXPECT_EQ(changes_, 1);
+}
+
+TEST_F(ConfigWatchTest, TheHashCoversNamedFilesAndTheirAbsence) {
+  const std::string key = dir_.path() + "/site.key";
+  const auto config_only = watch_->inputsHash();
+  watch_->watchAlso({key});  // missing for now
+  const auto missing = watch_->inputsHash();
+  write(key, "key");
+  const auto present = watch_->inputsHash();
+  ASSERT_TRUE(config_only && missing && present);
+  EXPECT_NE(*config_only, *missing);
+  EXPECT_NE(*missing, *present);
+  bool empty = true;
+  EXPECT_TRUE(watch_->inputsHash(&empty).has_value());
+  EXPECT_FALSE(empty);
 }
 
 TEST(ConfigWatchHash, UnreadableFileHasNoHash) {
