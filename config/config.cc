@@ -9,6 +9,7 @@
 
 #include <toml++/toml.h>
 
+#include "config/config_files.h"
 #include "config/diagnostics.h"
 #include "config/enum_names.h"
 #include "config/env_overrides.h"
@@ -105,18 +106,39 @@ void resolveTlsPaths(Config& config, const std::filesystem::path& dir) {
 
 }  // namespace
 
-LoadResult loadFile(const std::string& path, const Overrides& overrides) {
+bool readConfigFile(const std::string& path, std::string* text, std::string* error) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return readFailure(path, "it is a directory");
+  if (std::filesystem::is_directory(path, ec)) {
+    *error = "it is a directory";
+    return false;
+  }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return readFailure(path, std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return readFailure(path, std::strerror(errno));
-  LoadResult result = load(text.str(), path, overrides);
+  if (!in) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  *text = bytes.str();
+  return true;
+}
+
+LoadResult loadFileText(const std::string& path, const std::string& text,
+                        const Overrides& overrides) {
+  LoadResult result = load(text, path, overrides);
   result.config.source_path = path;
   resolveTlsPaths(result.config, std::filesystem::path(path).parent_path());
   return result;
+}
+
+LoadResult loadFile(const std::string& path, const Overrides& overrides) {
+  std::string text, error;
+  if (!readConfigFile(path, &text, &error)) return readFailure(path, error);
+  return loadFileText(path, text, overrides);
 }
 
 LoadResult loadString(const std::string& toml_text, const std::string& source_name,

@@ -13,4 +13,12 @@ namespace fiberlb::config {
 // config watch must watch too.
 std::vector<std::string> filesNamedBy(const Config& config);
 
+// Reads a config file whole; false + `error` (strerror) when it cannot be read.
+bool readConfigFile(const std::string& path, std::string* text, std::string* error);
+
+// loadFile() of bytes already read from `path` (relative TLS paths resolve against its
+// directory): a reload checks and hashes exactly the bytes it parses.
+LoadResult loadFileText(const std::string& path, const std::string& text,
+                        const Overrides& overrides = {});
+
 }  // namespace fiberlb::config

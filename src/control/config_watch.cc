@@ -6,6 +6,7 @@
 #include <iterator>
 #include <utility>
 
+#include "config/config_files.h"
 #include "src/util/log.h"
 
 namespace fiberlb::control {
@@ -73,10 +74,14 @@ void ConfigWatch::closeNamedFilePolls() {
 }
 
 std::optional<uint64_t> ConfigWatch::inputsHash(bool* config_empty) const {
-  std::vector<uint64_t> hashes;
-  const std::optional<uint64_t> config = hashFile(path_, config_empty);
-  if (!config) return std::nullopt;
-  hashes.push_back(*config);
+  std::string text, error;
+  if (!config::readConfigFile(path_, &text, &error)) return std::nullopt;
+  if (config_empty != nullptr) *config_empty = isBlank(text);
+  return inputsHashWith(text);
+}
+
+uint64_t ConfigWatch::inputsHashWith(std::string_view config_text) const {
+  std::vector<uint64_t> hashes{XXH3_64bits(config_text.data(), config_text.size())};
   // A named file that cannot be read hashes as a marker: its coming back is a change too.
   constexpr uint64_t kUnreadable = 0x6d697373696e6721ULL;
   for (const std::string& file : named_files_)
@@ -131,6 +136,10 @@ void ConfigWatch::onPoll(uv_fs_poll_t* handle, int, const uv_stat_t*, const uv_s
 
 void ConfigWatch::poke(uint64_t quiet_ms) {
   if (closed_) return;
+  // A longer wait already set (a certificate waiting for its key) is not cut short.
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&quiet_)) &&
+      uv_timer_get_due_in(&quiet_) > quiet_ms)
+    return;
   uv_timer_start(&quiet_, &ConfigWatch::onQuiet, quiet_ms, 0);
 }
 

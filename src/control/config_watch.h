@@ -46,6 +46,10 @@ class ConfigWatch {
   // The hash of the config file and of every file watched with it; nullopt when the config
   // cannot be read. `config_empty` (optional): whether the config holds only whitespace.
   std::optional<uint64_t> inputsHash(bool* config_empty = nullptr) const;
+  // The same with the config's bytes given (the bytes a reload parsed).
+  uint64_t inputsHashWith(std::string_view config_text) const;
+  // Looks at the files again after the quiet time (an edit landed while a reload ran).
+  void recheck() { poke(kQuietMs); }
   // Records the inputs a reload just read (inputsHash()), whatever triggered it.
   void noteLoaded(std::optional<uint64_t> inputs_hash) { loaded_hash_ = inputs_hash; }
   // Stops watching and releases the handles (shutdown).

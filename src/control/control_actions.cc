@@ -3,6 +3,8 @@
 // uses (file config + admin overlay -> snapshot), persists it in the state file and returns
 // what happened in words the operator can act on.
 
+#include <xxhash.h>
+
 #include <algorithm>
 
 #include "config/config_diff.h"
@@ -240,21 +242,25 @@ admin::ActionResult ControlLoop::reload() {
 
 admin::ActionResult ControlLoop::reloadFrom(const char* trigger) {
   if (auto refused = refuseWhileShuttingDown()) return *refused;
-  // What this reload reads is what the watch has seen loaded: it does not reload the same
-  // edit a second time when it notices it after SIGHUP or the API did.
-  bool empty = false;
-  if (config_watch_) {
-    config_watch_->noteLoaded(config_watch_->inputsHash(&empty));
-  } else if (!config_path_.empty()) {
-    ConfigWatch::hashFile(config_path_, &empty);
-  }
+  // The bytes read here are the bytes checked, hashed and parsed: an edit landing during
+  // the reload is never taken for loaded.
+  std::string text, read_error;
+  const bool readable =
+      !config_path_.empty() && config::readConfigFile(config_path_, &text, &read_error);
+  // The watch will not reload what this reload reads, when it notices the edit after
+  // SIGHUP or the API did.
+  if (config_watch_ && readable) config_watch_->noteLoaded(config_watch_->inputsHashWith(text));
   std::vector<std::string> warnings;
-  admin::ActionResult result = empty ? refuseEmptyFile() : attemptReload(&warnings);
+  admin::ActionResult result = readable && ConfigWatch::isBlank(text)
+                                   ? refuseEmptyFile()
+                                   : attemptReload(readable ? &text : nullptr, &warnings);
   if (result.ok() && config_watch_) {
     // The new config may name other certificate files: watch those, and take the hash
     // over them so the change just loaded is not loaded again.
     config_watch_->watchAlso(config::filesNamedBy(*file_config_));
-    config_watch_->noteLoaded(config_watch_->inputsHash());
+    config_watch_->noteLoaded(config_watch_->inputsHashWith(text));
+    if (ConfigWatch::hashFile(config_path_) != XXH3_64bits(text.data(), text.size()))
+      config_watch_->recheck();  // edited while this reload ran
   }
   admin::ReloadOutcome outcome;
   outcome.trigger = trigger;
@@ -278,14 +284,18 @@ admin::ActionResult ControlLoop::refuseEmptyFile() {
   return admin::ActionResult::fail(400, "invalid_config", message);
 }
 
-admin::ActionResult ControlLoop::attemptReload(std::vector<std::string>* warnings) {
+admin::ActionResult ControlLoop::attemptReload(const std::string* text,
+                                               std::vector<std::string>* warnings) {
   if (config_path_.empty()) {
     FLB_LOG(Warn, "config reload failed: fiberlb was started without a config file");
     counters_.reloads_failed++;
     return admin::ActionResult::fail(400, "invalid_config",
                                      "fiberlb was started without a config file");
   }
-  config::LoadResult loaded = config::loadFile(config_path_, overrides_);
+  // Unreadable (`text` null): loadFile() says why, in the usual words.
+  config::LoadResult loaded = text != nullptr
+                                  ? config::loadFileText(config_path_, *text, overrides_)
+                                  : config::loadFile(config_path_, overrides_);
   for (const config::Diagnostic& w : loaded.warnings) {
     FLB_LOG(Warn, "%s", w.str().c_str());
     warnings->push_back(w.str());

@@ -110,7 +110,8 @@ class ControlLoop final : public admin::AdminSource, public admin::AdminActions 
   admin::ActionResult reload() override;  // = reloadFrom("api")
   // Every reload, whatever its trigger ("file", "signal", "api"): records the outcome.
   admin::ActionResult reloadFrom(const char* trigger);
-  admin::ActionResult attemptReload(std::vector<std::string>* warnings);
+  // Loads `text` (the file's bytes; null when unreadable: loadFile() reports why).
+  admin::ActionResult attemptReload(const std::string* text, std::vector<std::string>* warnings);
   admin::ActionResult refuseEmptyFile();
   // Applies `overlay` on top of the file config; on success it becomes overlay_ and is saved.
   admin::ActionResult applyOverlay(lb::AdminOverlay overlay, int success_status,
