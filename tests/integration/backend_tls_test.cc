@@ -26,13 +26,13 @@
 #include "tests/support/fiberlb_config.h"
 #include "tests/support/fiberlb_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/openssl.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace fiberlb::testing {
 namespace {
 
-constexpr const char* kOpenssl = "/usr/bin/openssl";
 constexpr const char* kPython = "/usr/bin/python3";
 
 // ---------------------------------------------------------------------------------------
@@ -67,15 +67,7 @@ class Certificates {
   std::string file(const std::string& name) const { return dir_.file(name); }
 
  private:
-  bool openssl(const std::vector<std::string>& args) {
-    RunResult r = runToCompletion(kOpenssl, {.args = args, .label = "openssl"}, deadlineIn(20000));
-    if (r.exit_code == 0) return true;
-    errors_ += "openssl";
-    for (const auto& a : args)
-      errors_ += " " + a;
-    errors_ += " -> " + std::to_string(r.exit_code) + ":\n" + r.output + "\n";
-    return false;
-  }
+  bool openssl(const std::vector<std::string>& args) { return runOpenssl(args, errors_); }
 
   TempDir dir_;
   bool ok_ = false;

@@ -10,7 +10,6 @@
 #include <atomic>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -79,35 +78,17 @@ std::string circuitReason(uint16_t admin, const std::string& name) {
   return "";
 }
 
-// Sum of the samples of `family` in /metrics whose labels include all of `labels` (-1 when
-// /metrics does not answer).
-double metric(uint16_t admin, const std::string& family,
-              const std::map<std::string, std::string>& labels) {
-  Response r = fetch(admin, getRequest("/metrics"), deadlineIn(5000));
-  if (!r.ok() || r.status != 200) return -1;
-  double sum = 0;
-  std::istringstream in(r.body);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(family + "{", 0) != 0 && line.rfind(family + " ", 0) != 0) continue;
-    bool all = true;
-    for (const auto& [k, v] : labels)
-      all = all && line.find(k + "=\"" + v + "\"") != std::string::npos;
-    if (all) sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
-}
-
 double circuitMetric(uint16_t admin, const std::string& name) {
-  return metric(admin, "fiberlb_circuit_state", {{"lb", "web"}, {"backend", name}});
+  return metricTotal(admin, "fiberlb_circuit_state", {{"lb", "web"}, {"backend", name}});
 }
 
 double transitions(uint16_t admin, const std::string& name, const std::string& to) {
-  return metric(admin, "fiberlb_circuit_transitions_total",
-                {{"lb", "web"}, {"backend", name}, {"to", to}});
+  return metricTotal(admin, "fiberlb_circuit_transitions_total",
+                     {{"lb", "web"}, {"backend", name}, {"to", to}});
 }
 
 double retries(uint16_t admin) {
-  return metric(admin, "fiberlb_retries_total", {{"lb", "web"}});
+  return metricTotal(admin, "fiberlb_retries_total", {{"lb", "web"}});
 }
 
 void add(TrafficResult& into, const TrafficResult& r) {

@@ -3,12 +3,8 @@
 // round-robin and least-connections, a dead backend skipped by retrying the connect, a
 // backend that closes first, the fiberlb_l4_* counters and client_idle_ms.
 //
-// Backends are one Python process (tcp_backends.py below) serving several named listeners:
-//   echo   echoes until EOF, then half-closes;
-//   hello  first sends "<name>\n" (so a client knows which backend it reached), then echoes;
-//   bye    sends "bye" and closes at once.
-// It prints "PORT <name> <port>" per listener, then "READY", and per connection
-// "ACCEPT <name> conn=<i>" and "EOF <name> conn=<i> bytes=<n>" (bytes echoed).
+// Backends are TcpBackends (tests/support/tcp_backends.h): named listeners of one Python
+// process that echo, say hello then echo, or say bye and close.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -23,7 +19,6 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -36,94 +31,11 @@
 #include "tests/support/fiberlb_config.h"
 #include "tests/support/fiberlb_process.h"
 #include "tests/support/http_client.h"
-#include "tests/support/process.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/tcp_backends.h"
 #include "tests/support/test_backend.h"
 
 namespace fiberlb::testing {
 namespace {
-
-constexpr const char* kPython = "/usr/bin/python3";
-
-const char* const kBackendScript = R"PY(
-import socket, sys, threading
-lock = threading.Lock()
-def log(line):
-    with lock:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-counter = [0]
-def serve(c, name, mode, n):
-    total = 0
-    try:
-        if mode == "bye":
-            c.sendall(b"bye")
-        else:
-            if mode == "hello":
-                c.sendall((name + "\n").encode())
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    break
-                c.sendall(d)
-                total += len(d)
-            c.shutdown(socket.SHUT_WR)
-    except OSError as e:
-        log("ERROR %s conn=%d %s" % (name, n, e))
-    finally:
-        c.close()
-    log("EOF %s conn=%d bytes=%d" % (name, n, total))
-def accept_loop(srv, name, mode):
-    while True:
-        c, _ = srv.accept()
-        with lock:
-            counter[0] += 1
-            n = counter[0]
-        log("ACCEPT %s conn=%d" % (name, n))
-        threading.Thread(target=serve, args=(c, name, mode, n), daemon=True).start()
-threads = []
-for spec in sys.argv[1:]:
-    name, mode = spec.split(":")
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(128)
-    log("PORT %s %d" % (name, srv.getsockname()[1]))
-    t = threading.Thread(target=accept_loop, args=(srv, name, mode), daemon=True)
-    t.start()
-    threads.append(t)
-log("READY")
-for t in threads:
-    t.join()
-)PY";
-
-// The Python backends of one test, named and given a mode each ("b1:hello", ...).
-class TcpBackends {
- public:
-  explicit TcpBackends(const std::vector<std::string>& specs) {
-    std::vector<std::string> args{dir_.write("tcp_backends.py", kBackendScript)};
-    args.insert(args.end(), specs.begin(), specs.end());
-    process_ = std::make_unique<Process>(kPython, Process::Options{.args = args, .label = "tcp"});
-    if (!process_->waitForLine("READY", deadlineIn(10000))) return;
-    for (const std::string& line : process_->lines()) {
-      if (line.rfind("PORT ", 0) != 0) continue;
-      const size_t space = line.find(' ', 5);
-      ports_[line.substr(5, space - 5)] = static_cast<uint16_t>(std::stoi(line.substr(space + 1)));
-    }
-  }
-
-  bool ok() const { return !ports_.empty(); }
-  uint16_t port(const std::string& name) const {
-    auto it = ports_.find(name);
-    return it == ports_.end() ? 0 : it->second;
-  }
-  Process& process() { return *process_; }
-
- private:
-  TempDir dir_;
-  std::unique_ptr<Process> process_;
-  std::map<std::string, uint16_t> ports_;
-};
 
 // A raw client socket: non-blocking, every call bounded by a deadline.
 class RawConn {
@@ -160,20 +72,8 @@ class RawConn {
 
   // Sends all of `bytes`; safe to call from another thread than the reads.
   bool sendAll(std::string_view bytes, Deadline deadline) {
-    while (!bytes.empty()) {
-      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n > 0) {
-        bytes.remove_prefix(static_cast<size_t>(n));
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        pollfd p{fd_, POLLOUT, 0};
-        if (::poll(&p, 1, remainingMs(deadline)) != 1) return false;
-      } else {
-        return false;
-      }
-    }
-    return true;
+    std::string error;
+    return sendWithin(fd_, bytes, deadline, error);
   }
 
   // Appends what arrives to `out` until `want` bytes are there, EOF (eof() then tells) or

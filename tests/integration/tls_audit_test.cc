@@ -9,11 +9,9 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -30,13 +28,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kTestssl = "/usr/bin/testssl";
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // Severities testssl.sh gives to findings that are not a problem.
 bool harmless(const std::string& severity) {

@@ -115,20 +115,24 @@ bool HttpClient::send(std::string_view bytes, Deadline deadline) {
     error_ = "send: not connected";
     return false;
   }
+  return sendWithin(fd_, bytes, deadline, error_);
+}
+
+bool sendWithin(int fd, std::string_view bytes, Deadline deadline, std::string& error) {
   while (!bytes.empty()) {
-    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n > 0) {
       bytes.remove_prefix(static_cast<size_t>(n));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd p{fd_, POLLOUT, 0};
+      pollfd p{fd, POLLOUT, 0};
       if (::poll(&p, 1, remainingMs(deadline)) == 1) continue;
-      error_ = "send: timed out";
+      error = "send: timed out";
       return false;
     }
-    error_ = std::string("send: ") + std::strerror(errno);
+    error = std::string("send: ") + std::strerror(errno);
     return false;
   }
   return true;

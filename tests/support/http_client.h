@@ -88,5 +88,8 @@ std::string getRequest(std::string_view path, std::string_view extra_headers = "
 Response fetch(uint16_t port, std::string_view raw_request, Deadline deadline);
 // Equal ignoring ASCII case.
 bool iequals(std::string_view a, std::string_view b);
+// Sends all of `bytes` on the non-blocking socket `fd`, waiting for room until the deadline;
+// false when that failed, with `error` set to "send: timed out" or "send: <reason>".
+bool sendWithin(int fd, std::string_view bytes, Deadline deadline, std::string& error);
 
 }  // namespace fiberlb::testing

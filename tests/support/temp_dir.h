@@ -1,5 +1,6 @@
 #pragma once
-// A private directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+// A private directory under $TMPDIR (or /tmp), removed with everything in it on destruction;
+// and reading a whole file back.
 
 #include <string>
 #include <string_view>
@@ -22,5 +23,8 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The whole content of the file at `path`; "" when it cannot be read.
+std::string readFile(const std::string& path);
 
 }  // namespace fiberlb::testing

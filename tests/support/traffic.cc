@@ -40,7 +40,8 @@ TrafficResult sendRequests(uint16_t port, int n, Deadline deadline, bool keep_al
   return result;
 }
 
-BackgroundLoad::BackgroundLoad(uint16_t port, int threads) : port_(port) {
+void BackgroundLoad::start(uint16_t port, int threads) {
+  port_ = port;
   for (int i = 0; i < threads; ++i)
     threads_.emplace_back([this] { run(); });
 }

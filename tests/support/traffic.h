@@ -29,11 +29,15 @@ TrafficResult sendRequests(uint16_t port, int n, Deadline deadline, bool keep_al
 // `threads` clients sending keep-alive GETs in a loop until stop(), counting results.
 class BackgroundLoad {
  public:
-  BackgroundLoad(uint16_t port, int threads);
+  // No clients until start().
+  BackgroundLoad() = default;
+  BackgroundLoad(uint16_t port, int threads) { start(port, threads); }
   ~BackgroundLoad();
   BackgroundLoad(const BackgroundLoad&) = delete;
   BackgroundLoad& operator=(const BackgroundLoad&) = delete;
 
+  // Starts `threads` clients against 127.0.0.1:port; once per load.
+  void start(uint16_t port, int threads);
   // Waits until at least `n` more requests have completed (successfully or not).
   bool waitForMore(int n, Deadline deadline) const;
   TrafficResult stop();
@@ -41,7 +45,7 @@ class BackgroundLoad {
 
  private:
   void run();
-  uint16_t port_;
+  uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<int> completed_{0};
   std::vector<std::thread> threads_;
