@@ -27,8 +27,10 @@ namespace fiberlb::control {
 
 class ConfigWatch {
  public:
-  // Events closer together than this are one change; a writer that pauses longer mid-file
-  // causes a failed reload of the partial file, then a good one.
+  // Events closer together than this are one change. A writer that pauses longer mid-file
+  // causes a reload of the partial file (usually refused as invalid TOML, but a file cut at
+  // a table boundary may load), then one of the whole file: write a temporary file and
+  // rename it over the config, as editors do, to avoid both.
   static constexpr uint64_t kQuietMs = 100;
   static constexpr unsigned kPollIntervalMs = 1000;
 
