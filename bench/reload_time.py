@@ -52,6 +52,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import benchlib  # noqa: E402  (run_wrk, parse_wrk: one wrk runner for every bench script)
+
 BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
 FIBERLB_BIN = os.path.abspath(
@@ -427,35 +430,26 @@ def parse_wrk(out):
         m = re.match(r"(\d+) requests in", s)
         if m:
             r["requests"] = int(m.group(1))
-        if s.startswith("WRK_JSON "):
-            j = json.loads(s[len("WRK_JSON "):])
-            r["latency_us"].update({k: v for k, v in j["latency_us"].items()})
-            r["requests"] = j["requests"]
-            r["errors"] = j["errors"]
-            r["rps"] = j["requests"] / (j["duration_us"] / 1e6)
+    j = benchlib.parse_wrk(out)  # the WRK_JSON line of bench/lib/stats.lua, when present
+    if j is not None:
+        r["latency_us"].update(j["latency_us"])
+        r["requests"] = j["requests"]
+        r["errors"] = j["errors"]
+        r["rps"] = j["requests"] / (j["duration_us"] / 1e6)
     return r
 
 
 def run_wrk(url, duration, lua):
-    """wrk's output and the CPU seconds wrk used."""
+    """wrk's output and the CPU seconds wrk used (bench/lib/benchlib.py runs it)."""
     cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency",
            "--timeout", "5s"]
     if lua:
         cmd += ["-s", lua]
     cmd.append(url)
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         start_new_session=True)
-    try:
-        out = p.stdout.read()
-        _, status, ru = os.wait4(p.pid, 0)
-    except BaseException:
-        p.kill()
-        p.wait()
-        raise
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        raise RuntimeError(f"wrk exited {p.returncode}:\n{out}")
-    return out, ru.ru_utime + ru.ru_stime
+    code, out, cpu = benchlib.run_wrk(cmd)
+    if code != 0:
+        raise RuntimeError(f"wrk exited {code}:\n{out}")
+    return out, cpu
 
 
 # ----------------------------------------------------------------------------- CPU use

@@ -2,8 +2,6 @@
 
 #include <xxhash.h>
 
-#include <fstream>
-#include <iterator>
 #include <utility>
 
 #include "config/config_files.h"
@@ -100,10 +98,8 @@ void ConfigWatch::close() {
 }
 
 std::optional<uint64_t> ConfigWatch::hashFile(const std::string& path, bool* empty) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return std::nullopt;
+  std::string bytes, error;
+  if (!config::readConfigFile(path, &bytes, &error)) return std::nullopt;
   if (empty != nullptr) *empty = isBlank(bytes);
   return XXH3_64bits(bytes.data(), bytes.size());
 }
